@@ -1,0 +1,1 @@
+"""The `winback` command: a thin front over `winback.jobs`."""

@@ -1,0 +1,52 @@
+"""`winback`: entry point, shared options and error handling."""
+
+from __future__ import annotations
+
+import sys
+import typer
+from pydantic import ValidationError
+
+from winback.cli import data
+from winback.cli.output import fail
+from winback.domain.errors import UserError, WinbackError
+from winback.jobs.workspace import Workspace
+from winback.settings import Settings
+
+app = typer.Typer(
+    name="winback",
+    help="Find customers who are slipping away, learn why and what they are worth, win them back, "
+    "and prove what it earned.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+data.register(app)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Settings come from the environment: WINBACK_HOME, WINBACK_DATABASE_URL, WINBACK_CURRENCY."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"WINBACK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        fail(f"bad setting: {problems}")
+    ctx.obj = Workspace(settings=settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def run() -> None:
+    """Console-script entry: user mistakes become one line and exit code 1; bugs keep their traceback."""
+    try:
+        app(standalone_mode=True)
+    except UserError as exc:
+        fail(str(exc))
+    except WinbackError as exc:
+        fail(str(exc), code=3)
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,1 @@
+"""Pure types and the error tree; imports nothing else of winback."""

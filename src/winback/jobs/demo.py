@@ -1,0 +1,44 @@
+"""`winback demo`: the main job on the embedded store, as far as the system goes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from winback.jobs import data as jobs
+from winback.jobs.workspace import Workspace
+
+
+def run_demo(
+    ws: Workspace, *, customers: int, seed: int, progress: Callable[[str, int], None] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Initialise the store, load CDNOW and a generated world, and report what is there."""
+    out = say or (lambda _msg: None)
+    init = jobs.init_store(ws)
+    out(f"[bold]1. store[/] {init['database']} (schema {init['schema_version']})")
+    cdnow = jobs.load_cdnow(ws, progress=progress)
+    out("[bold]2. CDNOW[/] (real purchases, 1997–98): "
+        + ", ".join(f"{e} {s.rows:,} rows ({s.inserted:,} new)" for e, s in cdnow.items()))
+    world = jobs.generate(ws, customers=customers, seed=seed)
+    loaded = jobs.load_directory(ws, Path(world["directory"]), progress=progress)
+    out(f"[bold]3. generated world[/] ({customers:,} customers, seed {seed}) in {world['directory']}:")
+    for entity, s in loaded.items():
+        out(f"   {entity:<14} {s.rows:>8,} rows  {s.inserted:>8,} new  {s.quarantined:>4,} quarantined")
+    status = jobs.store_status(ws)
+    out("[bold]4. store now holds[/]: " + ", ".join(f"{k} {v:,}" for k, v in status["counts"].items() if v))
+    out(f"   look at one customer: winback customers show {_example_customer(world)}")
+    return {
+        "store": init,
+        "cdnow": {e: s.as_dict() for e, s in cdnow.items()},
+        "world": {**world, "loaded": {e: s.as_dict() for e, s in loaded.items()}},
+        "status": status,
+    }
+
+
+def _example_customer(world: dict[str, Any]) -> str:
+    path = Path(world["directory"]) / "customers.csv"
+    with path.open(encoding="utf-8") as fh:
+        next(fh)
+        return fh.readline().split(",", 1)[0]

@@ -1,0 +1,1 @@
+"""The operational store of record: tables, connections, migrations and repositories."""

@@ -1,0 +1,196 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in `migrations/` create and evolve them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from winback.store.types import JSONType, Money, UTCDateTime
+
+naming = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=naming)
+
+ID = sa.String(200)
+HASH = sa.String(32)
+
+
+def _audit() -> list[sa.Column]:
+    return [
+        sa.Column("row_hash", HASH, nullable=False),
+        sa.Column("import_id", sa.String(32)),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    ]
+
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("email", sa.String(320)),
+    sa.Column("email_key", sa.String(320), unique=True),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("name", sa.String(300)),
+    sa.Column("locale", sa.String(35)),
+    sa.Column("time_zone", sa.String(64)),
+    sa.Column("created_at", UTCDateTime()),
+    sa.Column("attributes", JSONType),
+    *_audit(),
+)
+
+products = sa.Table(
+    "products", metadata,
+    sa.Column("sku", ID, primary_key=True),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("category", sa.String(200)),
+    sa.Column("price", Money()),
+    sa.Column("launched_at", UTCDateTime()),
+    *_audit(),
+)
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("order_id", ID, primary_key=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False, index=True),
+    sa.Column("ordered_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("amount", Money(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("coupon_code", sa.String(100)),
+    sa.Column("channel", sa.String(100)),
+    *_audit(),
+)
+
+order_items = sa.Table(
+    "order_items", metadata,
+    sa.Column("order_id", ID, sa.ForeignKey("orders.order_id"), primary_key=True),
+    sa.Column("sku", ID, sa.ForeignKey("products.sku"), primary_key=True, index=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", Money()),
+    *_audit(),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("event_id", ID, primary_key=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("properties", JSONType),
+    *_audit(),
+    sa.Index("ix_events_customer_time", "customer_id", "occurred_at"),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("feedback_id", ID, primary_key=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("rating", sa.Integer),
+    sa.Column("text", sa.Text),
+    sa.Column("status", sa.String(20)),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime()),
+    sa.Column("category", sa.String(200)),
+    *_audit(),
+)
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("subscription_id", ID, primary_key=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False, index=True),
+    sa.Column("plan", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("amount", Money()),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("renews_at", UTCDateTime()),
+    sa.Column("cancelled_at", UTCDateTime()),
+    sa.Column("cancel_reason", sa.Text),
+    sa.Column("paused_until", UTCDateTime()),
+    *_audit(),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), primary_key=True),
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("basis", sa.String(30)),
+    sa.Column("source", sa.String(200)),
+    sa.Column("at", UTCDateTime()),
+    *_audit(),
+)
+
+# Every consent change that was asked for, including the ones refused because the address is suppressed.
+consent_history = sa.Table(
+    "consent_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", ID, nullable=False, index=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("basis", sa.String(30)),
+    sa.Column("source", sa.String(200)),
+    sa.Column("at", UTCDateTime()),
+    sa.Column("outcome", sa.String(30), nullable=False),  # applied | refused_suppressed
+    sa.Column("note", sa.Text),
+    sa.Column("import_id", sa.String(32)),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+suppressions = sa.Table(
+    "suppressions", metadata,
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("address_key", sa.String(320), primary_key=True),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("basis", sa.String(30), nullable=False),
+    sa.Column("source", sa.String(200)),
+    sa.Column("at", UTCDateTime()),
+    *_audit(),
+)
+
+imports = sa.Table(
+    "imports", metadata,
+    sa.Column("import_id", sa.String(32), primary_key=True),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("status", sa.String(20), nullable=False),  # running | completed | failed
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("inserted", sa.Integer, nullable=False, default=0),
+    sa.Column("updated", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
+    sa.Column("quarantined", sa.Integer, nullable=False, default=0),
+    sa.Column("message", sa.Text),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("import_id", sa.String(32), sa.ForeignKey("imports.import_id"), nullable=False, index=True),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("field", sa.String(200)),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("problems", JSONType, nullable=False),
+    sa.Column("raw", JSONType, nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+ENTITY_TABLES: dict[str, sa.Table] = {
+    t.name: t
+    for t in (customers, products, orders, order_items, events, feedback, subscriptions, consents, suppressions)
+}
+
+# What `winback status` counts, in this order.
+COUNTED_TABLES: tuple[sa.Table, ...] = (
+    customers, orders, order_items, products, events, feedback, subscriptions, consents, suppressions,
+    consent_history, imports, quarantine,
+)
