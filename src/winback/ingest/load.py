@@ -28,6 +28,7 @@ from winback.ingest.mapping import Mapping, load_mapping, match_header
 from winback.ingest.sources import RawRow, open_source
 from winback.ingest.validate import Problem, Record, RowValidator
 from winback.store import tables as t
+from winback.store.db import write_transaction
 
 BATCH_SIZE = 5_000
 REFERENCE_CODES = {"customers": "unknown_customer", "orders": "unknown_order", "products": "unknown_product"}
@@ -91,7 +92,7 @@ def ingest_file(
     try:
         match = match_header(entity, source.columns, mapping, source=path)
     except Exception:
-        source.rows.close()  # type: ignore[attr-defined]
+        source.close()
         raise
     validator = RowValidator(entity, match, mapping, now=now, default_currency=default_currency)
     summary = ImportSummary(
@@ -113,6 +114,7 @@ def ingest_file(
         raise
     finally:
         writer.close()
+        source.close()
     summary.quarantine_file = str(writer.path) if writer.path else None
     summary.quarantine_reasons = dict(sorted(loader.reasons.items()))
     summary.message = _message(summary)
@@ -185,14 +187,14 @@ class _Loader:
                 batch.records.append(result)
         self.summary.rows += len(chunk)
         records = self._dedupe_in_file(batch, raws)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             records = self._check_references(conn, records, batch, raws)
             if self.entity.name == "customers":
                 records = self._check_email_owner(conn, records, batch, raws)
             try:
                 with conn.begin_nested():
                     self._write(conn, records)
-            except sa.exc.IntegrityError:
+            except (sa.exc.IntegrityError, sa.exc.DataError):
                 self._write_one_by_one(conn, records, batch, raws)
             self._record_rejects(conn, batch.rejects)
         return batch.rejects
@@ -314,7 +316,7 @@ class _Loader:
                 with conn.begin_nested():
                     self._write(conn, [rec])
                 kept.append(rec)
-            except sa.exc.IntegrityError as exc:
+            except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
                 detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
                 self._reject(batch, raws[rec.row], Problem(None, "conflict", f"the store refused the row: {detail}"))
         records[:] = kept

@@ -48,7 +48,15 @@ class Source:
     rows: Iterator[RawRow]
     encoding: str | None = None
     delimiter: str | None = None
-    notes: list[str] = field(default_factory=list)
+    handle: Any = None  # the open file behind `rows`, if any
+
+    def close(self) -> None:
+        """Release the file, whether or not the rows were read to the end."""
+        close = getattr(self.rows, "close", None)
+        if close:
+            close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def open_source(path: Path, *, encoding: str | None = None) -> Source:
@@ -136,7 +144,7 @@ def _open_csv(path: Path, *, encoding: str | None) -> Source:
         raise InputFileError(f"{path}: the header is not valid {enc}; pass --encoding")
     header = [h.lstrip("\ufeff").strip() for h in header]
     return Source(
-        path=path, format="csv", columns=header, encoding=enc, delimiter=delimiter,
+        path=path, format="csv", columns=header, encoding=enc, delimiter=delimiter, handle=binary,
         rows=_csv_rows(reader, header, binary, decode_failures, enc),
     )
 
@@ -193,21 +201,22 @@ def _csv_rows(
 # --- JSONL -----------------------------------------------------------------------------------------------------
 
 
-def _open_jsonl(path: Path) -> Source:
-    columns: list[str] = []
+def _open_jsonl(path: Path, *, scan_lines: int = 1_000) -> Source:
+    """The columns are the keys of the first `scan_lines` objects, in order of appearance."""
+    columns: dict[str, None] = {}
     with path.open("rb") as fh:
-        for raw in fh:
-            if raw.strip():
-                try:
-                    first = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    break
-                if isinstance(first, dict):
-                    columns = list(first)
+        for number, raw in enumerate(fh, start=1):
+            if number > scan_lines:
                 break
+            try:
+                obj = json.loads(raw) if raw.strip() else None
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(obj, dict):
+                columns.update(dict.fromkeys(obj))
     if not columns:
-        raise InputFileError(f"{path}: the first line is not a JSON object with the row's fields")
-    return Source(path=path, format="jsonl", columns=columns, rows=_jsonl_rows(path, columns))
+        raise InputFileError(f"{path}: no JSON object with the row's fields in the first {scan_lines} lines")
+    return Source(path=path, format="jsonl", columns=list(columns), rows=_jsonl_rows(path, list(columns)))
 
 
 def _jsonl_rows(path: Path, columns: list[str]) -> Iterator[RawRow]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from winback.domain.entities import Column, Entity
+from winback.store.tables import ENTITY_TABLES
 from winback.ingest.mapping import HeaderMatch, Mapping
 from winback.ingest.parse import (
     CellError,
@@ -82,6 +83,10 @@ class RowValidator:
         self.tz = zone(mapping.timezone)
         self.currency = mapping.currency or default_currency
         self.present = set(match.matched.values())
+        self.known = set(match.matched) | set(match.ignored)
+        table = ENTITY_TABLES[entity.name]
+        self.max_length = {c.name: getattr(table.c[c.name].type, "length", None) or 10_000
+                           for c in entity.columns if c.name in table.c}
         self.hash_names = (*entity.names, *((entity.extras_into,) if entity.extras_into else ()))
 
     def validate(self, row: int, raw: dict[str, Any]) -> Record | list[Problem]:
@@ -100,7 +105,8 @@ class RowValidator:
             except CellError as exc:
                 problems.append(Problem(col.name, exc.code, f"{col.name}: {exc}"))
         if self.entity.extras_into:
-            extra = {h: raw.get(h) for h in self.match.extras if raw.get(h) not in (None, "")}
+            extra = {h: v for h, v in raw.items()
+                     if h not in self.known and v not in (None, "") and h not in self.mapping.ignore}
             base = values.get(self.entity.extras_into) or {}
             values[self.entity.extras_into] = {**extra, **base} if (extra or base) else None
         if not problems:
@@ -115,10 +121,8 @@ class RowValidator:
         if not isinstance(cell, str):
             raise CellError("type", "expected a single value, got a nested object")
         match col.kind:
-            case "id":
-                value = parse_text(cell, max_length=200)
-            case "text":
-                value = parse_text(cell)
+            case "id" | "text":
+                value = parse_text(cell, max_length=self.max_length.get(col.name, 10_000))
             case "email":
                 value = parse_email(cell)
             case "phone":
