@@ -265,3 +265,29 @@ def test_concurrent_imports_of_one_file_end_consistent(engine, write, now):
 def test_overlong_text_is_quarantined_not_a_crash(engine, write, now):
     summary = _ingest(engine, "customers", write("long.csv", f"customer_id,name\nL1,{'x' * 400}\nL2,ok\n"), now)
     assert (summary.inserted, summary.quarantine_reasons) == (1, {"range": 1})
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "child-process"])
+def test_validation_in_a_child_process_gives_the_same_result(engine, write, now, parallel):
+    summaries = [
+        _ingest(engine, "customers", write("c.csv", CUSTOMERS), now, parallel=parallel, batch_size=3),
+        _ingest(engine, "orders", write("o.csv", ORDERS), now, parallel=parallel, batch_size=4),
+    ]
+    got = [(s.rows, s.inserted, s.updated, s.unchanged, s.quarantined, s.quarantine_reasons) for s in summaries]
+    assert got == [
+        (11, 3, 0, 1, 7, {"bad_date": 1, "conflict": 1, "duplicate_id": 1, "future_date": 1, "required": 1,
+                          "type": 2}),
+        (13, 4, 0, 0, 9, {"bad_date": 1, "choice": 1, "duplicate_id": 1, "field_count": 1, "future_date": 1,
+                          "range": 1, "required": 1, "type": 1, "unknown_customer": 1}),
+    ]
+    with engine.connect() as conn:
+        raw = conn.execute(sa.select(t.quarantine.c.raw).where(t.quarantine.c.row == 6,
+                                                                t.quarantine.c.entity == "customers")).scalar_one()
+        created = conn.execute(sa.select(t.customers.c.created_at).where(t.customers.c.customer_id == "C2")).scalar_one()
+    assert raw["time_zone"] == "Mars/Olympus"
+    assert created.isoformat() == "2024-02-01T01:30:00+00:00"
+
+
+def test_a_file_error_in_the_child_process_is_a_clear_error(engine, write, now):
+    with pytest.raises(InputFileError, match="missing required column"):
+        _ingest(engine, "orders", write("o.csv", "order_id,amount\nO1,3\n"), now, parallel=True)

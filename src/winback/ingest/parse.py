@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,9 +89,8 @@ def parse_time_zone(text: str) -> str:
     return name
 
 
-_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_SLASHED = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _CHINESE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日(?:\s*(\d{1,2})[:：时](\d{2})分?(?:[:：](\d{2})秒?)?)?$")
-_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _AMBIGUOUS = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
@@ -117,14 +116,14 @@ def parse_datetime(text: str, *, tz: tzinfo, fmt: str | None = None) -> datetime
 
 
 def _parse_known(text: str) -> datetime:
-    if m := _COMPACT.match(text):
-        return datetime(int(m[1]), int(m[2]), int(m[3]))
+    try:
+        return datetime.fromisoformat(text)  # ISO 8601, including 20240331 and a trailing Z
+    except ValueError:
+        pass
     if m := _SLASHED.match(text) or _CHINESE.match(text):
         y, mo, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
         return datetime(y, mo, d, h, mi, s)
-    if len(text) == 10 and text[4] == "-":
-        return datetime.combine(date.fromisoformat(text), time())
-    return datetime.fromisoformat(text)
+    raise ValueError(text)
 
 
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -136,7 +135,7 @@ def parse_decimal(text: str, *, decimal_comma: bool = False) -> Decimal:
     raw = text.strip()
     if decimal_comma:
         candidate = raw.replace(".", "").replace(" ", "").replace(",", ".")
-    elif _GROUPED.match(raw):
+    elif "," in raw and _GROUPED.match(raw):
         candidate = raw.replace(",", "")
     else:
         candidate = raw
@@ -191,7 +190,9 @@ def parse_json_object(value: object) -> dict:
 
 
 def parse_text(text: str, *, max_length: int = 10_000) -> str:
-    value = unicodedata.normalize("NFC", text.strip())
+    value = text.strip()
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
     if len(value) > max_length:
         raise CellError("range", f"text longer than {max_length} characters")
     return value

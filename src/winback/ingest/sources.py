@@ -14,7 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +36,7 @@ class RawRow:
     row: int
     cells: dict[str, Any]
     problem: tuple[str, str] | None = None  # (code, reason) when the row could not be read at all
+    fields: list[str] | None = None  # a CSV row's fields in header order, when it has exactly the header's width
 
 
 @dataclass
@@ -193,7 +194,7 @@ def _csv_rows(
             elif len(cells) != width:
                 yield RawRow(row_number, raw, ("field_count", f"has {len(cells)} fields, the header has {width}"))
             else:
-                yield RawRow(row_number, raw)
+                yield RawRow(row_number, raw, None, cells)
     finally:
         binary.close()
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from winback.domain.entities import Column, Entity
-from winback.store.tables import ENTITY_TABLES
 from winback.ingest.mapping import HeaderMatch, Mapping
 from winback.ingest.parse import (
     CellError,
@@ -28,6 +28,7 @@ from winback.ingest.parse import (
     phone_key,
     zone,
 )
+from winback.store.tables import ENTITY_TABLES
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -54,20 +55,36 @@ class Record:
 
 
 def canonical_text(value: Any) -> str:
+    """A stable text for a parsed value (datetimes are UTC, decimals normalised, so equal values match)."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dict | list):
+    if value.__class__ is dict or value.__class__ is list:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return str(value)
 
 
 def content_hash(values: dict[str, Any], names: tuple[str, ...]) -> str:
-    joined = "\x1f".join(canonical_text(values.get(n)) for n in names)
+    get = values.get
+    joined = "\x1f".join([
+        v if v.__class__ is str else "" if v is None else str(v) if v.__class__ is not dict else canonical_text(v)
+        for v in [get(n) for n in names]
+    ])
     return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def parse_choice(cell: str, *, choices: frozenset[str], aliases: dict[str, str]) -> str:
+    key = cell.strip().lower().replace(" ", "_").replace("-", "_")
+    value = aliases.get(key, key)
+    if value not in choices:
+        raise CellError("choice", f"{cell.strip()!r} is not one of {', '.join(sorted(choices))}")
+    return value
+
+
+SIMPLE_PARSERS: dict[str, Callable[[str], Any]] = {
+    "email": parse_email, "phone": parse_phone, "locale": parse_locale, "time_zone": parse_time_zone,
+    "int": parse_int, "currency": parse_currency, "bool": parse_bool,
+}
+CROSS_CHECKED = frozenset({"customers", "feedback", "subscriptions", "suppressions"})
 
 
 class RowValidator:
@@ -88,74 +105,73 @@ class RowValidator:
         self.max_length = {c.name: getattr(table.c[c.name].type, "length", None) or 10_000
                            for c in entity.columns if c.name in table.c}
         self.hash_names = (*entity.names, *((entity.extras_into,) if entity.extras_into else ()))
+        headers = {target: header for header, target in match.matched.items()}
+        self.plan = [(c.name, headers.get(c.name), self._parser(c), c.required) for c in entity.columns]
 
     def validate(self, row: int, raw: dict[str, Any]) -> Record | list[Problem]:
         problems: list[Problem] = []
         values: dict[str, Any] = {}
-        cells = {target: raw.get(header, "") for header, target in self.match.matched.items()}
-        for col in self.entity.columns:
-            cell = cells.get(col.name, "")
-            if isinstance(cell, str) and not cell.strip():
-                if col.required:
-                    problems.append(Problem(col.name, "required", f"{col.name} is required and is empty"))
-                values[col.name] = None
+        for name, header, parse, required in self.plan:
+            cell = raw.get(header, "") if header is not None else ""
+            if cell.__class__ is str and not cell.strip():
+                if required:
+                    problems.append(Problem(name, "required", f"{name} is required and is empty"))
+                values[name] = None
                 continue
             try:
-                values[col.name] = self._parse(col, cell)
+                values[name] = parse(cell)
             except CellError as exc:
-                problems.append(Problem(col.name, exc.code, f"{col.name}: {exc}"))
+                problems.append(Problem(name, exc.code, f"{name}: {exc}"))
         if self.entity.extras_into:
-            extra = {h: v for h, v in raw.items()
-                     if h not in self.known and v not in (None, "") and h not in self.mapping.ignore}
+            extra = {h: v for h, v in raw.items() if h not in self.known and v not in (None, "")}
             base = values.get(self.entity.extras_into) or {}
             values[self.entity.extras_into] = {**extra, **base} if (extra or base) else None
-        if not problems:
+        if not problems and self.entity.name in CROSS_CHECKED:
             problems.extend(self._cross_checks(values))
         if problems:
             return problems
         return self._finish(row, values)
 
-    def _parse(self, col: Column, cell: Any) -> Any:
+    def _parser(self, col: Column) -> Callable[[Any], Any]:
+        """One function per column that parses a cell and applies the column's range rules."""
         if col.kind == "json":
-            return parse_json_object(cell)
-        if not isinstance(cell, str):
-            raise CellError("type", "expected a single value, got a nested object")
+            return parse_json_object
+        base = self._base_parser(col)
+        low, high = col.minimum, col.maximum
+        latest = self.latest if col.kind == "datetime" and not col.future_allowed else None
+
+        def single(cell: Any) -> Any:
+            if cell.__class__ is not str:
+                raise CellError("type", "expected a single value, got a nested object")
+            return base(cell)
+
+        if low is None and high is None and latest is None:
+            return single
+
+        def checked(cell: Any) -> Any:
+            value = single(cell)
+            if low is not None and value < low:
+                raise CellError("range", f"{value} is below the minimum {low:g}")
+            if high is not None and value > high:
+                raise CellError("range", f"{value} is above the maximum {high:g}")
+            if latest is not None and value > latest:
+                raise CellError("future_date", f"{value:%Y-%m-%d %H:%M} UTC is in the future")
+            return value
+
+        return checked
+
+    def _base_parser(self, col: Column) -> Callable[[str], Any]:
         match col.kind:
             case "id" | "text":
-                value = parse_text(cell, max_length=self.max_length.get(col.name, 10_000))
-            case "email":
-                value = parse_email(cell)
-            case "phone":
-                value = parse_phone(cell)
-            case "locale":
-                value = parse_locale(cell)
-            case "time_zone":
-                value = parse_time_zone(cell)
+                return partial(parse_text, max_length=self.max_length.get(col.name, 10_000))
             case "datetime":
-                value = parse_datetime(cell, tz=self.tz, fmt=self.mapping.formats.get(col.name))
-                if not col.future_allowed and value > self.latest:
-                    raise CellError("future_date", f"{value:%Y-%m-%d %H:%M} UTC is in the future")
+                return partial(parse_datetime, tz=self.tz, fmt=self.mapping.formats.get(col.name))
             case "decimal":
-                value = parse_decimal(cell, decimal_comma=self.mapping.decimal_comma)
-            case "int":
-                value = parse_int(cell)
-            case "currency":
-                value = parse_currency(cell)
-            case "bool":
-                value = parse_bool(cell)
+                return partial(parse_decimal, decimal_comma=self.mapping.decimal_comma)
             case "enum":
-                key = cell.strip().lower().replace(" ", "_").replace("-", "_")
-                value = col.choice_aliases.get(key, key)
-                if value not in col.choices:
-                    raise CellError("choice", f"{cell.strip()!r} is not one of {', '.join(col.choices)}")
-            case _:  # pragma: no cover - the entity table is static
-                raise AssertionError(col.kind)
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            if col.minimum is not None and value < col.minimum:
-                raise CellError("range", f"{value} is below the minimum {col.minimum:g}")
-            if col.maximum is not None and value > col.maximum:
-                raise CellError("range", f"{value} is above the maximum {col.maximum:g}")
-        return value
+                return partial(parse_choice, choices=frozenset(col.choices), aliases=col.choice_aliases)
+            case kind:
+                return SIMPLE_PARSERS[kind]
 
     def _cross_checks(self, values: dict[str, Any]) -> list[Problem]:
         name = self.entity.name

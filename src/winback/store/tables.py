@@ -54,14 +54,15 @@ products = sa.Table(
 orders = sa.Table(
     "orders", metadata,
     sa.Column("order_id", ID, primary_key=True),
-    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False, index=True),
-    sa.Column("ordered_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("ordered_at", UTCDateTime(), nullable=False),
     sa.Column("amount", Money(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("coupon_code", sa.String(100)),
     sa.Column("channel", sa.String(100)),
     *_audit(),
+    sa.Index("ix_orders_customer_time", "customer_id", "ordered_at"),
 )
 
 order_items = sa.Table(

@@ -23,6 +23,23 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value!r} given to the store; winback stores UTC only")
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # One step instead of two (decorator, then SQLite's DATETIME formatting), in SQLAlchemy's storage
+        # format for SQLite, so bulk loads of millions of rows do not pay for two calls per value.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError(f"naive datetime {value!r} given to the store; winback stores UTC only")
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None

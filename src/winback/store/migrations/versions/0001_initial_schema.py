@@ -1,14 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 """
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
+import sqlalchemy as sa
 import winback.store.types
+from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -152,8 +151,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_orders'))
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_orders_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_orders_ordered_at'), ['ordered_at'], unique=False)
+        batch_op.create_index('ix_orders_customer_time', ['customer_id', 'ordered_at'], unique=False)
 
     op.create_table('quarantine',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -225,8 +223,7 @@ def downgrade() -> None:
 
     op.drop_table('quarantine')
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_orders_ordered_at'))
-        batch_op.drop_index(batch_op.f('ix_orders_customer_id'))
+        batch_op.drop_index('ix_orders_customer_time')
 
     op.drop_table('orders')
     with op.batch_alter_table('feedback', schema=None) as batch_op:
