@@ -262,6 +262,7 @@ ENTITIES: dict[str, Entity] = {
     for e in (CUSTOMERS, PRODUCTS, ORDERS, ORDER_ITEMS, EVENTS, FEEDBACK, SUBSCRIPTIONS, CONSENTS, SUPPRESSIONS)
 }
 
-# Load order that satisfies every reference.
-LOAD_ORDER = ("customers", "products", "orders", "order_items", "events", "feedback", "subscriptions",
-              "consents", "suppressions")
+# Load order that satisfies every reference; suppressions first, so consents and customers' email_status
+# imported afterwards are checked against them.
+LOAD_ORDER = ("suppressions", "customers", "products", "orders", "order_items", "events", "feedback",
+              "subscriptions", "consents")

@@ -25,7 +25,8 @@ def run_demo(
     loaded = jobs.load_directory(ws, Path(world["directory"]), progress=progress)
     out(f"[bold]3. generated world[/] ({customers:,} customers, seed {seed}) in {world['directory']}:")
     for entity, s in loaded.items():
-        out(f"   {entity:<14} {s.rows:>8,} rows  {s.inserted:>8,} new  {s.quarantined:>4,} quarantined")
+        out(f"   {entity:<14} {s.rows:>8,} rows  {s.inserted:>8,} new  {s.updated:>6,} updated  "
+            f"{s.quarantined:>4,} quarantined")
     status = jobs.store_status(ws)
     out("[bold]4. store now holds[/]: " + ", ".join(f"{k} {v:,}" for k, v in status["counts"].items() if v))
     out(f"   look at one customer: winback customers show {_example_customer(world)}")

@@ -37,17 +37,18 @@ def customer_view(conn: sa.Connection, customer_id: str, *, recent: int = 10) ->
         return None
     profile = {k: _plain(v) for k, v in row._mapping.items() if k not in ("row_hash", "import_id", "email_key")}
     o = t.orders
-    totals = conn.execute(
-        sa.select(sa.func.count(), sa.func.sum(o.c.amount), sa.func.min(o.c.ordered_at), sa.func.max(o.c.ordered_at))
-        .where(o.c.customer_id == customer_id, o.c.status.notin_(("cancelled", "refunded")))
-    ).one()
+    kept = (o.c.customer_id == customer_id, o.c.status.notin_(("cancelled", "refunded")))
+    totals = conn.execute(sa.select(sa.func.count(), sa.func.min(o.c.ordered_at), sa.func.max(o.c.ordered_at))
+                          .where(*kept)).one()
+    revenue = {cur: float(amount) for cur, amount in conn.execute(
+        sa.select(o.c.currency, sa.func.sum(o.c.amount)).where(*kept).group_by(o.c.currency).order_by(o.c.currency))}
     counts = {
         table.name: conn.execute(
             sa.select(sa.func.count()).select_from(table).where(table.c.customer_id == customer_id)
         ).scalar_one()
         for table in (t.orders, t.events, t.feedback, t.subscriptions, t.consents)
     }
-    first_at, last_at = totals[2], totals[3]
+    first_at, last_at = totals[1], totals[2]
     suppression = None
     if row.email_key:
         s = t.suppressions
@@ -59,7 +60,7 @@ def customer_view(conn: sa.Connection, customer_id: str, *, recent: int = 10) ->
         "counts": counts,
         "totals": {
             "orders": totals[0],
-            "revenue": float(totals[1] or 0),
+            "revenue": revenue,
             "first_order_at": _plain(first_at),
             "last_order_at": _plain(last_at),
         },

@@ -1,0 +1,112 @@
+"""The `winback` command as a user runs it: real processes, both stores, JSON contracts, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["customers"], ["customers", "show"],
+            ["datasets"], ["datasets", "load"], ["datasets", "generate"]]
+
+
+def winback(*args: str, home: Path, url: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WINBACK_HOME": str(home), "COLUMNS": "200"}
+    env.pop("WINBACK_DATABASE_URL", None)
+    if url:
+        env["WINBACK_DATABASE_URL"] = url
+    proc = subprocess.run([sys.executable, "-m", "winback.cli.main", *args], env=env, capture_output=True, text=True,
+                          timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"winback {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "winback")
+def test_every_command_has_help(command, tmp_path):
+    proc = winback(*command, "--help", home=tmp_path)
+    assert "Usage:" in proc.stdout and len(proc.stdout.strip().splitlines()) > 3
+
+
+def test_cdnow_counts_and_status_json(store_url, tmp_path):
+    winback("init", home=tmp_path, url=store_url)
+    loaded = json.loads(winback("datasets", "load", "cdnow", "--json", home=tmp_path, url=store_url).stdout)
+    assert loaded["orders"]["inserted"] == 69_659 and loaded["orders"]["quarantined"] == 0
+    status = json.loads(winback("status", "--json", home=tmp_path, url=store_url).stdout)
+    assert (status["customers"], status["orders"]) == (23_570, 69_659)
+    assert status["schema_version"] == "0001"
+    for entity in ("order_items", "products", "events", "feedback", "subscriptions", "suppressions", "consents"):
+        assert status[entity] == 0
+    again = json.loads(winback("datasets", "load", "cdnow", "--json", home=tmp_path, url=store_url).stdout)
+    assert [(s["inserted"], s["updated"]) for s in again.values()] == [(0, 0), (0, 0)]
+    shown = json.loads(winback("customers", "show", "3", "--json", home=tmp_path, url=store_url).stdout)
+    assert shown["counts"]["orders"] == 6 and shown["customer"]["attributes"] == {"dataset": "cdnow"}
+    assert shown["totals"]["revenue"] == {"USD": pytest.approx(156.46)}
+    assert shown["totals"]["first_order_at"].startswith("1997-01-02")
+
+
+def test_ingest_json_summary_keys(tmp_path):
+    winback("init", home=tmp_path)
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,email\nA1,a@example.com\nA2,not-an-email\n")
+    out = json.loads(winback("ingest", "customers", str(path), "--json", home=tmp_path).stdout)
+    assert {k: out[k] for k in ("inserted", "updated", "unchanged", "quarantined")} == \
+        {"inserted": 1, "updated": 0, "unchanged": 0, "quarantined": 1}
+    human = winback("ingest", "customers", str(path), home=tmp_path).stdout
+    assert "nothing changed" in human and "quarantine.csv" in human
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ingest", "orders", "/no/such/file.csv"], "no such file"),
+    (["ingest", "widgets", "x.csv"], "unknown entity"),
+    (["customers", "show", "nobody"], "no customer"),
+    (["datasets", "load", "/no/such/folder"], "no <entity>.csv files"),
+    (["datasets", "generate", "--customers", "0"], "at least 1"),
+])
+def test_user_mistakes_are_one_line_and_non_zero(args, message, tmp_path):
+    winback("init", home=tmp_path)
+    proc = winback(*args, home=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+def test_uninitialised_store_and_bad_settings_are_clear(tmp_path):
+    proc = winback("customers", "show", "x", home=tmp_path, check=False)
+    assert proc.returncode == 1 and "winback init" in proc.stderr and "Traceback" not in proc.stderr
+    env_bad = winback("status", home=tmp_path, url="mysql://nope", check=False)
+    assert env_bad.returncode != 0 and "Traceback" not in env_bad.stderr and "unsupported database" in env_bad.stderr
+
+
+def test_init_is_idempotent(store_url, tmp_path):
+    first = json.loads(winback("init", "--json", home=tmp_path, url=store_url).stdout)
+    second = json.loads(winback("init", "--json", home=tmp_path, url=store_url).stdout)
+    assert first["created"] and not second["created"] and not second["upgraded"]
+    assert first["schema_version"] == second["schema_version"] == "0001"
+
+
+def test_generated_world_loads_clean(store_url, tmp_path):
+    winback("init", home=tmp_path, url=store_url)
+    out = json.loads(winback("datasets", "generate", "--customers", "300", "--seed", "3", "--load", "--json",
+                             home=tmp_path, url=store_url).stdout)
+    loaded = out["loaded"]
+    assert set(loaded) == {"customers", "products", "orders", "order_items", "events", "feedback",
+                           "subscriptions", "consents", "suppressions"}
+    assert all(s["quarantined"] == 0 for s in loaded.values()), {e: s["quarantine_reasons"] for e, s in loaded.items()}
+    assert loaded["customers"]["inserted"] == 300
+    assert Path(out["truth"], "truth.csv").exists()
+    assert not Path(out["directory"], "truth.csv").exists()  # the answers are kept apart from the data
+
+
+def test_entities_markdown_documents_every_column(tmp_path):
+    from winback.domain.entities import ENTITIES
+
+    text = winback("entities", "--markdown", home=tmp_path).stdout
+    for entity in ENTITIES.values():
+        assert f"### `{entity.name}`" in text
+        for column in entity.columns:
+            assert f"| `{column.name}` |" in text
