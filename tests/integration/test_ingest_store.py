@@ -291,3 +291,34 @@ def test_validation_in_a_child_process_gives_the_same_result(engine, write, now,
 def test_a_file_error_in_the_child_process_is_a_clear_error(engine, write, now):
     with pytest.raises(InputFileError, match="missing required column"):
         _ingest(engine, "orders", write("o.csv", "order_id,amount\nO1,3\n"), now, parallel=True)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_import_finishes_on_a_rerun_with_the_totals_of_one_clean_run(engine, write, now):
+    lines = "".join(f"I{i},i{i}@example.com,Name {i}\n" for i in range(1_000))
+    bad = "".join(f"X{i},broken-{i},Bad\n" for i in range(10))
+    path = write("c.csv", "customer_id,email,name\n" + lines + bad)
+    seen = []
+
+    def stop_after_700(n: int) -> None:
+        seen.append(n)
+        if sum(seen) >= 700:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        _ingest(engine, "customers", path, now, batch_size=100, commit_rows=300, progress=stop_after_700)
+    with engine.connect() as conn:
+        partial = conn.execute(sa.select(sa.func.count()).select_from(t.customers)).scalar_one()
+        status = conn.execute(sa.select(t.imports.c.status, t.imports.c.inserted)).one()
+    assert partial == 600  # two commits of 300; the batch in flight was rolled back
+    assert status == ("failed", 600)
+
+    rerun = _ingest(engine, "customers", path, now, batch_size=100, commit_rows=300)
+    assert (rerun.inserted, rerun.unchanged, rerun.quarantined) == (400, 600, 10)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.customers)).scalar_one() == 1_000
+        names = dict(conn.execute(sa.select(t.customers.c.customer_id, t.customers.c.name)).all())
+    assert names == {f"I{i}": f"Name {i}" for i in range(1_000)}
