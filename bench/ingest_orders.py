@@ -103,7 +103,7 @@ def main() -> None:
         run_winback(["ingest", "customers", str(customers_csv), "--json"], env)
         wall, peak_mb, out = run_winback(["ingest", "orders", str(orders_csv), "--json"], env)
         summary = json.loads(out)
-        rerun_wall, rerun_peak, rerun_out = run_winback(["ingest", "orders", str(orders_csv), "--json"], env)
+        rerun_wall, _rerun_peak, rerun_out = run_winback(["ingest", "orders", str(orders_csv), "--json"], env)
         rerun = json.loads(rerun_out)
 
         base_db = folder / "baseline.db"

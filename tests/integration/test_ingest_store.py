@@ -159,14 +159,13 @@ def test_idn_domain_is_stored_in_ascii(engine, write, now):
 def test_suppressed_address_stays_suppressed_when_reimported_as_subscribed(engine, write, now):
     _ingest(engine, "customers", write("c.csv", "customer_id,email,email_status\nS1,sam@example.com,subscribed\n"),
             now)
-    supp = _ingest(engine, "suppressions",
-                   write("s.csv", "channel,address,basis,source,at\nemail,SAM@example.com,hard_bounce,esp,2025-01-01\n"),
-                   now)
+    suppression = "channel,address,basis,source,at\nemail,SAM@example.com,hard_bounce,esp,2025-01-01\n"
+    supp = _ingest(engine, "suppressions", write("s.csv", suppression), now)
     assert supp.inserted == 1
     again = _ingest(engine, "customers",
                     write("c2.csv", "customer_id,email,email_status\nS1,sam@example.com,subscribed\n"), now)
-    consents = _ingest(engine, "consents", write("k.csv", "customer_id,channel,status,basis\nS1,email,subscribed,consent\n"),
-                       now)
+    consent = "customer_id,channel,status,basis\nS1,email,subscribed,consent\n"
+    consents = _ingest(engine, "consents", write("k.csv", consent), now)
     assert again.consents["refused_suppressed"] == 1
     assert consents.consents["refused_suppressed"] == 1 and consents.inserted == 0
     with engine.connect() as conn:
@@ -195,14 +194,14 @@ def test_utf8_bom_and_tab_delimited(engine, write, now):
 
 
 def test_undecodable_line_is_quarantined_not_dropped(engine, write, now):
-    content = "customer_id,name\nU1,Ann\n".encode() + b"U2,\xff\xfe\xfa\n" + b"U3,Cy\n"
+    content = b"customer_id,name\nU1,Ann\n" + b"U2,\xff\xfe\xfa\n" + b"U3,Cy\n"
     summary = _ingest(engine, "customers", write("bad.csv", content), now, encoding="utf-8")
     assert (summary.inserted, summary.quarantined) == (2, 1)
     assert summary.quarantine_reasons == {"encoding": 1}
 
 
 def test_missing_required_column_is_a_file_error_and_writes_nothing(engine, write, now):
-    with pytest.raises(InputFileError, match="missing required column.*ordered_at"):
+    with pytest.raises(InputFileError, match=r"missing required column.*ordered_at"):
         _ingest(engine, "orders", write("o.csv", "order_id,customer_id,amount\nO1,C1,3\n"), now)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.imports)).scalar_one() == 0
@@ -232,7 +231,8 @@ def test_jsonl_and_parquet_sources(engine, write, tmp_path, now):
 
 def test_events_without_ids_are_idempotent(engine, write, now):
     _ingest(engine, "customers", write("c.csv", "customer_id\nE1\n"), now)
-    path = write("e.csv", "customer_id,occurred_at,type\nE1,2025-01-01T10:00:00Z,login\nE1,2025-01-01T11:00:00Z,login\n")
+    path = write("e.csv", "customer_id,occurred_at,type\n"
+                          "E1,2025-01-01T10:00:00Z,login\nE1,2025-01-01T11:00:00Z,login\n")
     assert _ingest(engine, "events", path, now).inserted == 2
     assert _ingest(engine, "events", path, now).inserted == 0
 
@@ -283,7 +283,8 @@ def test_validation_in_a_child_process_gives_the_same_result(engine, write, now,
     with engine.connect() as conn:
         raw = conn.execute(sa.select(t.quarantine.c.raw).where(t.quarantine.c.row == 6,
                                                                 t.quarantine.c.entity == "customers")).scalar_one()
-        created = conn.execute(sa.select(t.customers.c.created_at).where(t.customers.c.customer_id == "C2")).scalar_one()
+        created = conn.execute(sa.select(t.customers.c.created_at)
+                               .where(t.customers.c.customer_id == "C2")).scalar_one()
     assert raw["time_zone"] == "Mars/Olympus"
     assert created.isoformat() == "2024-02-01T01:30:00+00:00"
 

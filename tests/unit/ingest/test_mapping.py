@@ -33,14 +33,15 @@ def test_two_columns_meaning_one_thing_is_refused():
 
 
 def test_missing_required_column_names_what_is_missing():
-    with pytest.raises(InputFileError, match="missing required column.*ordered_at, amount"):
+    with pytest.raises(InputFileError, match=r"missing required column.*ordered_at, amount"):
         match_header(ENTITIES["orders"], ["order_id", "customer_id"], Mapping(), source=SRC)
 
 
 def test_mapping_file(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text("columns:\n  Kundennummer: customer_id\n  Datum: ordered_at\n  Betrag: amount\n  Nr: order_id\n"
-                    "ignore: [Notiz]\ntimezone: Europe/Berlin\ndecimal_comma: true\nformats: {ordered_at: '%d.%m.%Y'}\n")
+                    "ignore: [Notiz]\ntimezone: Europe/Berlin\ndecimal_comma: true\n"
+                    "formats: {ordered_at: '%d.%m.%Y'}\n")
     mapping = load_mapping(path)
     match = match_header(ENTITIES["orders"], ["Nr", "Kundennummer", "Datum", "Betrag", "Notiz"], mapping, source=SRC)
     assert set(match.matched.values()) == {"order_id", "customer_id", "ordered_at", "amount"}

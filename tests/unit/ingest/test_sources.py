@@ -19,8 +19,8 @@ def _rows(path):
 
 
 @pytest.mark.parametrize(("data", "expected"), [
-    ("a,b\n1,2\n".encode(), "utf-8"),
-    (codecs.BOM_UTF8 + "a,b\n".encode(), "utf-8-sig"),
+    (b"a,b\n1,2\n", "utf-8"),
+    (codecs.BOM_UTF8 + b"a,b\n", "utf-8-sig"),
     ("姓名,城市\n王伟,北京\n".encode("gbk"), "gb18030"),
     ("name\n".encode("utf-16"), "utf-16"),
 ])
