@@ -31,7 +31,7 @@ stamp="$venv/.winback-install"
 want="$( (cat "$root/pyproject.toml"; echo "extras=$extras") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing winback${extras:+ [$extras]} and its dependencies" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root${extras:+[$extras]}" >&2
+  "$venv/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip >&2
+  "$venv/bin/python" -m pip install -qq --disable-pip-version-check -e "$root${extras:+[$extras]}" >&2
   echo "$want" > "$stamp"
 fi

@@ -202,6 +202,6 @@ def demo(
     ws: Workspace = ctx.obj
     with progress_bar(not as_json) as bar:
         result = run_demo(ws, customers=customers, seed=seed, progress=_load_progress(bar),
-                          say=None if as_json else console.print)
+                          say=None if as_json else (lambda m: console.print(m, soft_wrap=True, highlight=False)))
     if as_json:
         emit_json(result)
