@@ -110,3 +110,14 @@ def test_entities_markdown_documents_every_column(tmp_path):
         assert f"### `{entity.name}`" in text
         for column in entity.columns:
             assert f"| `{column.name}` |" in text
+
+
+def test_environment_problems_are_one_line(tmp_path):
+    unreachable = winback("status", home=tmp_path, url="postgresql://postgres@127.0.0.1:1/test", check=False)
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert "cannot use the store" in unreachable.stderr and len(unreachable.stderr.strip().splitlines()) == 1
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    unwritable = winback("init", home=blocked / "home", check=False)
+    assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
+    assert len(unwritable.stderr.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 
@@ -43,6 +44,11 @@ def run() -> None:
         fail(str(exc))
     except WinbackError as exc:
         fail(str(exc), code=3)
+    except sa.exc.OperationalError as exc:  # unreachable server, locked or unreadable database file …
+        detail = str(exc.orig or exc).strip().splitlines()[0]
+        fail(f"cannot use the store: {detail} (check WINBACK_DATABASE_URL and that the database is running)")
+    except OSError as exc:  # a data directory or file that cannot be created or written
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
 
