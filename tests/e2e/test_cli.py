@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["customers"], ["customers", "show"],
-            ["datasets"], ["datasets", "load"], ["datasets", "generate"]]
+from winback.store.migrate import head_version
+
+COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["score"], ["customers"],
+            ["customers", "show"], ["datasets"], ["datasets", "load"], ["datasets", "generate"],
+            ["datasets", "evaluate"]]
 
 
 def winback(*args: str, home: Path, url: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -38,7 +41,7 @@ def test_cdnow_counts_and_status_json(store_url, tmp_path):
     assert loaded["orders"]["inserted"] == 69_659 and loaded["orders"]["quarantined"] == 0
     status = json.loads(winback("status", "--json", home=tmp_path, url=store_url).stdout)
     assert (status["customers"], status["orders"]) == (23_570, 69_659)
-    assert status["schema_version"] == "0001"
+    assert status["schema_version"] == head_version()
     for entity in ("order_items", "products", "events", "feedback", "subscriptions", "suppressions", "consents"):
         assert status[entity] == 0
     again = json.loads(winback("datasets", "load", "cdnow", "--json", home=tmp_path, url=store_url).stdout)
@@ -86,7 +89,7 @@ def test_init_is_idempotent(store_url, tmp_path):
     first = json.loads(winback("init", "--json", home=tmp_path, url=store_url).stdout)
     second = json.loads(winback("init", "--json", home=tmp_path, url=store_url).stdout)
     assert first["created"] and not second["created"] and not second["upgraded"]
-    assert first["schema_version"] == second["schema_version"] == "0001"
+    assert first["schema_version"] == second["schema_version"] == head_version()
 
 
 def test_generated_world_loads_clean(store_url, tmp_path):
@@ -121,3 +124,29 @@ def test_environment_problems_are_one_line(tmp_path):
     unwritable = winback("init", home=blocked / "home", check=False)
     assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
     assert len(unwritable.stderr.strip().splitlines()) == 1
+
+
+def test_score_stores_profiles_history_and_stage_changes(store_url, tmp_path):
+    winback("init", home=tmp_path, url=store_url)
+    winback("datasets", "generate", "--customers", "400", "--seed", "5", "--load", home=tmp_path, url=store_url)
+    first = json.loads(winback("score", "--as-of", "2026-09-30", "--json", home=tmp_path, url=store_url).stdout)
+    assert first["customers"] == 400 and sum(first["stages"].values()) == 400
+    assert first["stage_changes"] == 400  # every customer enters the history
+    again = json.loads(winback("score", "--as-of", "2026-09-30", "--json", home=tmp_path, url=store_url).stdout)
+    assert again["stage_changes"] == 0 and again["stages"] == first["stages"]
+    later = json.loads(winback("score", "--as-of", "2027-03-31", "--json", home=tmp_path, url=store_url).stdout)
+    assert later["stage_changes"] > 0 and later["stages"].get("churned", 0) > first["stages"].get("churned", 0)
+    shown = json.loads(winback("customers", "show", "C000001", "--json", home=tmp_path, url=store_url).stdout)
+    assert shown["profile"]["stage"] in {"new", "active", "at_risk", "dormant", "churned", "reactivated"}
+    assert shown["profile"]["as_of"].startswith("2027-03-31")
+    assert 1 <= len(shown["stage_history"]) <= 2
+    evaluation = json.loads(winback("datasets", "evaluate", "--json", home=tmp_path, url=store_url).stdout)
+    assert evaluation["customers"] == 400 and 0 <= evaluation["dormancy_type_accuracy"] <= 1
+
+
+def test_score_rejects_bad_dates_and_rules(tmp_path):
+    winback("init", home=tmp_path)
+    for args, message in ((["score", "--as-of", "yesterday"], "not a date"),
+                          (["score", "--rules", "wholesale"], "preset")):
+        proc = winback(*args, home=tmp_path, check=False)
+        assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr

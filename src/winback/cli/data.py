@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import typer
 
 from winback.cli.output import console, emit_json, key_values, progress_bar, rows_table
 from winback.domain.entities import ENTITIES
+from winback.domain.errors import UserError
 from winback.ingest.load import ImportSummary
 from winback.jobs import data as jobs
 from winback.jobs.workspace import Workspace
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("status")(status)
     app.command("ingest")(ingest)
+    app.command("score")(score)
     app.command("entities")(entities)
     app.command("demo")(demo)
     app.add_typer(customers_app, name="customers")
@@ -121,6 +124,13 @@ def customers_show(
         emit_json(view)
         return
     key_values(f"customer {customer_id}", view["customer"])
+    if view["profile"]:
+        p = view["profile"]
+        key_values("scores", {k: p.get(k) for k in (
+            "as_of", "stage", "stage_since", "rfm_score", "rfm_segment", "p_alive", "p_churn", "clv", "value_at_risk",
+            "value_tier", "churn_reason", "dormancy_type")})
+        for line in (p.get("explanation") or {}).get("signals", []):
+            console.print(f"  signal: {line}", highlight=False)
     key_values("counts", {**view["counts"], **view["totals"]})
     if view["recent"]["orders"]:
         rows_table("recent orders", ["order_id", "ordered_at", "amount", "currency", "status"],
@@ -205,3 +215,53 @@ def demo(
                           say=None if as_json else (lambda m: console.print(m, soft_wrap=True, highlight=False)))
     if as_json:
         emit_json(result)
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--as-of {text!r} is not a date: write it like 2026-09-30 or 2026-09-30T12:00:00+08:00") \
+            from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def score(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: now).")] = None,
+    rules: Annotated[str | None, typer.Option(help="Stage rules: a preset (retail, subscription, b2b) or a YAML file.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every customer: lifecycle stage, RFM, signals, dormancy type; stores profiles and their history."""
+    from winback.jobs.scoring import score as run_score
+
+    result = run_score(ctx.obj, as_of=_parse_as_of(as_of), rules=rules)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"scored {result['customers']:,} customers as of {result['as_of']} ({result['rules']} rules); "
+                  f"{result['stage_changes']:,} stage changes", highlight=False)
+    for title, key in (("stage", "stages"), ("RFM segment", "segments"), ("dormancy type", "dormancy_types"),
+                       ("churn reason", "reasons")):
+        if result.get(key):
+            rows_table(f"by {title}", [title, "customers"], [[k, f"{v:,}"] for k, v in result[key].items()])
+
+
+@datasets_app.command("evaluate")
+def datasets_evaluate(
+    ctx: typer.Context,
+    world: Annotated[Path | None, typer.Argument(help="A generated world's folder (default: the latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a loaded generated world as of its end and compare reasons and dormancy types with its ground truth."""
+    from winback.jobs.evaluate import evaluate_world
+
+    result = evaluate_world(ctx.obj, world)
+    if as_json:
+        emit_json(result)
+        return
+    key_values(f"evaluation of {result['world']}", {k: v for k, v in result.items()
+                                                     if not isinstance(v, dict) and k != "world"})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from winback.jobs import data as jobs
+from winback.jobs.evaluate import evaluate_world
+from winback.jobs.scoring import score
 from winback.jobs.workspace import Workspace
 
 
@@ -14,7 +18,7 @@ def run_demo(
     ws: Workspace, *, customers: int, seed: int, progress: Callable[[str, int], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Initialise the store, load CDNOW and a generated world, and report what is there."""
+    """Initialise the store, load CDNOW and a generated world, score it, and check the scores against the truth."""
     out = say or (lambda _msg: None)
     init = jobs.init_store(ws)
     out(f"[bold]1. store[/] {init['database']} (schema {init['schema_version']})")
@@ -29,13 +33,27 @@ def run_demo(
             f"{s.quarantined:>4,} quarantined")
     status = jobs.store_status(ws)
     out("[bold]4. store now holds[/]: " + ", ".join(f"{k} {v:,}" for k, v in status["counts"].items() if v))
+    as_of = _world_end(world)
+    scores = score(ws, as_of=as_of)
+    out(f"[bold]5. scored[/] {scores['customers']:,} customers as of {as_of:%Y-%m-%d} (the world's last day): "
+        + ", ".join(f"{k} {v:,}" for k, v in scores["stages"].items()))
+    evaluation = evaluate_world(ws, Path(world["directory"]))
+    out(f"   against the world's ground truth: dormancy types {evaluation['dormancy_type_accuracy']:.1%} right"
+        + (f", churn reasons {evaluation['reason_accuracy']:.1%}" if evaluation.get("reason_accuracy") else ""))
     out(f"   look at one customer: winback customers show {_example_customer(world)}")
     return {
+        "scores": scores,
+        "evaluation": evaluation,
         "store": init,
         "cdnow": {e: s.as_dict() for e, s in cdnow.items()},
         "world": {**world, "loaded": {e: s.as_dict() for e, s in loaded.items()}},
         "status": status,
     }
+
+
+def _world_end(world: dict[str, Any]) -> datetime:
+    meta = json.loads((Path(world["directory"]) / "truth" / "world.json").read_text())
+    return datetime.fromisoformat(meta["observed_until"].replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _example_customer(world: dict[str, Any]) -> str:

@@ -55,8 +55,14 @@ def customer_view(conn: sa.Connection, customer_id: str, *, recent: int = 10) ->
         hit = conn.execute(sa.select(s.c.basis, s.c.at, s.c.source)
                            .where(s.c.channel == "email", s.c.address_key == row.email_key)).first()
         suppression = {k: _plain(v) for k, v in hit._mapping.items()} if hit else None
+    scores = conn.execute(sa.select(t.profiles).where(t.profiles.c.customer_id == customer_id)).first()
+    st = t.stage_transitions
+    moves = conn.execute(sa.select(st.c.as_of, st.c.from_stage, st.c.to_stage).where(st.c.customer_id == customer_id)
+                         .order_by(st.c.as_of.desc(), st.c.id.desc()).limit(recent))
     return {
         "customer": profile,
+        "profile": {k: _plain(v) for k, v in scores._mapping.items() if k != "customer_id"} if scores else None,
+        "stage_history": _rows(moves, drop=()),
         "counts": counts,
         "totals": {
             "orders": totals[0],

@@ -194,4 +194,70 @@ ENTITY_TABLES: dict[str, sa.Table] = {
 COUNTED_TABLES: tuple[sa.Table, ...] = (
     customers, orders, order_items, products, events, feedback, subscriptions, consents, suppressions,
     consent_history, imports, quarantine,
+)  # the scoring tables are appended below
+
+# --- scoring -----------------------------------------------------------------------------------------------------
+
+score_runs = sa.Table(
+    "score_runs", metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("as_of", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("rules", JSONType, nullable=False),
+    sa.Column("summary", JSONType),
 )
+
+_PROFILE_COLUMNS = (
+    ("stage", sa.String(20)),
+    ("silent_days", sa.Float),
+    ("rfm_r", sa.Integer), ("rfm_f", sa.Integer), ("rfm_m", sa.Integer),
+    ("rfm_score", sa.String(3)), ("rfm_segment", sa.String(40)),
+    ("n_orders", sa.Integer), ("revenue", sa.Float), ("frequency", sa.Integer), ("recency_days", sa.Float),
+    ("t_days", sa.Float), ("monetary_value", sa.Float), ("days_since_last_order", sa.Float),
+    ("cadence_days", sa.Float), ("overdue_ratio", sa.Float),
+    ("p_alive", sa.Float), ("p_churn", sa.Float), ("expected_purchases_90", sa.Float),
+    ("clv", sa.Float), ("value_at_risk", sa.Float), ("value_tier", sa.String(20)),
+    ("churn_reason", sa.String(40)), ("churn_reason_confidence", sa.Float),
+    ("dormancy_type", sa.String(40)),
+)
+
+
+def _profile_columns() -> list[sa.Column]:
+    return [sa.Column(name, typ) for name, typ in _PROFILE_COLUMNS]
+
+
+# The latest scores of each customer; one row per customer, replaced by every `winback score`.
+profiles = sa.Table(
+    "profiles", metadata,
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.customer_id"), primary_key=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("as_of", UTCDateTime(), nullable=False),
+    sa.Column("stage_since", UTCDateTime()),
+    *_profile_columns(),
+    sa.Column("signals", JSONType),
+    sa.Column("explanation", JSONType),
+)
+
+# Every run's scores, so stages, risk and value can be followed over time.
+profile_history = sa.Table(
+    "profile_history", metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("as_of", UTCDateTime(), nullable=False),
+    *_profile_columns(),
+    sa.Index("ix_profile_history_customer", "customer_id", "as_of"),
+)
+
+stage_transitions = sa.Table(
+    "stage_transitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("as_of", UTCDateTime(), nullable=False),
+    sa.Column("from_stage", sa.String(20)),
+    sa.Column("to_stage", sa.String(20), nullable=False),
+    sa.Index("ix_stage_transitions_customer", "customer_id", "as_of"),
+)
+
+COUNTED_TABLES += (profiles, stage_transitions, score_runs)

@@ -1,0 +1,1 @@
+"""Portable feature expressions (Ibis): written once, run on DuckDB in-process or on Spark."""

@@ -1,0 +1,60 @@
+"""Profiles: everything winback knows about each customer as of a date, built from the features.
+
+Pure: features (and optional text evidence and fitted models) in, one row per customer out. The jobs layer
+reads the store and writes the result back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from winback.features.signals import signals_table
+from winback.scoring.dormancy import dormancy_types
+from winback.scoring.rfm import rfm_scores
+from winback.segments.lifecycle import StageRules, assign_stages
+
+
+def build_profiles(features: pd.DataFrame, *, rules: StageRules, as_of: datetime) -> pd.DataFrame:
+    """Stage, RFM, signals and dormancy type per customer, with a short explanation of each."""
+    f = features.reset_index(drop=True).copy()
+    f["as_of"] = pd.Timestamp(as_of)
+    signals = signals_table(f)
+    f["signals"] = signals.map(lambda items: [s.code for s in items])
+    stages = assign_stages(f, rules)
+    rfm = rfm_scores(f)
+    # "Quiet": at risk or dormant, or active only because their own long cycle stretched the thresholds.
+    f["quiet"] = (stages["stage"].isin(["at_risk", "dormant"]) | (
+        (stages["stage"] == "active") & (stages["silent_days"] >= rules.at_risk_days))).to_numpy()
+    dormancy = dormancy_types(f, (stages["stage"] != "new").to_numpy())
+    out = stages.merge(rfm, on="customer_id").merge(dormancy, on="customer_id")
+    for col in ("n_orders", "revenue", "frequency", "recency_days", "t_days", "monetary_value",
+                "days_since_last_order", "cadence_days", "overdue_ratio"):
+        out[col] = f[col].to_numpy()
+    out["signals"] = [[s.as_dict() for s in items] for items in signals]
+    out["explanation"] = [_explain(row) for row in out.itertuples(index=False)]
+    return out
+
+
+def _explain(row: Any) -> dict[str, Any]:
+    """Why this customer is where they are, in words."""
+    stage_text = {
+        "new": "first purchase recently",
+        "active": "buying within their usual rhythm",
+        "at_risk": f"silent {row.silent_days:.0f} days (at risk after {row.at_risk_after_days:.0f})",
+        "dormant": f"silent {row.silent_days:.0f} days (dormant after {row.dormant_after_days:.0f})",
+        "churned": f"silent {row.silent_days:.0f} days (churned after {row.churned_after_days:.0f})",
+        "reactivated": "came back after a long silence",
+    }[row.stage]
+    return {
+        "stage": stage_text,
+        "signals": [s["text"] for s in row.signals],
+        "dormancy": row.dormancy_evidence or [],
+    }
+
+
+def distribution(profiles: pd.DataFrame, column: str) -> dict[str, int]:
+    counts = profiles[column].fillna("none").value_counts()
+    return {str(k): int(v) for k, v in counts.sort_index().items()}

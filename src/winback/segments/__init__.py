@@ -1,0 +1,1 @@
+"""Who is who: lifecycle stages (and, later, the segment expression language)."""
