@@ -2,7 +2,7 @@
 
 Point in time: every feature reads only rows at or before `as_of` (orders placed, events that happened,
 feedback opened, subscriptions started or cancelled by then); current status columns that describe "now"
-are not used. Durations are in days, from epoch seconds, because day arithmetic agrees across backends.
+are not used. Durations are whole days between UTC dates, because that arithmetic agrees across backends.
 Machine-made email opens and clicks (`events.machine`) are not activity.
 """
 
@@ -13,7 +13,6 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-DAY = 86_400.0
 RECENT_DAYS = 30  # "last 30 days"
 BASELINE_DAYS = 90  # "the prior 90 days", the customer's own baseline
 ACTIVITY = ("page_view", "app_session", "login", "feature_use", "email_open", "email_click", "sms_click",
@@ -25,8 +24,10 @@ def _ts(value: datetime) -> ir.TimestampScalar:
     return ibis.literal(value, type="timestamp('UTC')")
 
 
-def _days(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / DAY
+def _days(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
+    """Whole days between the (UTC) dates: the same on every backend (epoch seconds are fractional on
+    DuckDB and whole on Spark)."""
+    return later.date().delta(earlier.date(), unit="day")
 
 
 def order_features(orders: ir.Table, *, as_of: datetime) -> ir.Table:
