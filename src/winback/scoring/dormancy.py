@@ -1,6 +1,6 @@
 """What kind of silence: dormancy types for at-risk and dormant customers, each with its evidence.
 
-- natural_cycle: a long own purchase cycle that is not yet overdue — silence is their rhythm;
+- natural_cycle: a long own purchase cycle that is not yet overdue, still reading email — silence is their rhythm;
 - bad_experience: a complaint, a bad rating or an unresolved ticket shortly before they went quiet;
 - channel_shift: silent on email, active on the app or SMS;
 - content_fatigue: email engagement falling while they still visit;
@@ -22,7 +22,7 @@ NEGATIVE_BEFORE_SILENCE_DAYS = 30  # a complaint, bad rating or ticket this clos
 LONG_CYCLE_DAYS = 75  # a purchase cycle this long is a rhythm, not a warning
 NOT_YET_OVERDUE = 1.25  # time since the last order, in own cycles
 CHANNEL_SHIFT_EMAIL_SILENT_DAYS = 100
-MIN_OTHER_CHANNEL_EVENTS = 3
+MIN_OTHER_CHANNEL_EVENTS = 5  # app sessions, logins, SMS clicks in 120 days: a habit, not a visit
 FATIGUE_EMAIL_SILENT_DAYS = 60
 
 
@@ -54,13 +54,15 @@ def dormancy_type(row: Any) -> Dormancy:
             what.append(f"{int(row.unresolved_tickets)} unresolved ticket(s)")
         return Dormancy("bad_experience", what)
 
-    cadence, overdue = _n(row.cadence_days), row.overdue_ratio
-    if cadence >= LONG_CYCLE_DAYS and overdue is not None and not pd.isna(overdue) and overdue < NOT_YET_OVERDUE:
-        return Dormancy("natural_cycle", [f"buys every {cadence:.0f} days; {overdue:.1f} of a cycle since the last"])
-
     email_silent = _days_between(as_of, row.last_email_engagement_at)
     if email_silent is None:  # never engaged by email: silent since they became a customer
         email_silent = _n(row.tenure_days)
+    cadence, overdue = _n(row.cadence_days), row.overdue_ratio
+    if (cadence >= LONG_CYCLE_DAYS and overdue is not None and not pd.isna(overdue) and overdue < NOT_YET_OVERDUE
+            and email_silent < FATIGUE_EMAIL_SILENT_DAYS):  # quiet between orders, still reading: their rhythm
+        return Dormancy("natural_cycle", [f"buys every {cadence:.0f} days; {overdue:.1f} of a cycle since the last",
+                                          f"last email opened or clicked {email_silent:.0f} days ago"])
+
     app = sum(_n(getattr(row, f"{k}_{w}")) for k in ("app_session", "login", "sms_click") for w in ("30", "prior_90"))
     if email_silent >= CHANNEL_SHIFT_EMAIL_SILENT_DAYS and app >= MIN_OTHER_CHANNEL_EVENTS:
         return Dormancy("channel_shift", [f"no email opens or clicks for {email_silent:.0f} days",
