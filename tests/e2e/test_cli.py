@@ -150,3 +150,16 @@ def test_score_rejects_bad_dates_and_rules(tmp_path):
                           (["score", "--rules", "wholesale"], "preset")):
         proc = winback(*args, home=tmp_path, check=False)
         assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_models_backtest_json_on_a_generated_world(tmp_path):
+    winback("init", home=tmp_path)
+    winback("datasets", "generate", "--customers", "600", "--seed", "8", "--load", home=tmp_path)
+    out = json.loads(winback("models", "backtest", "--as-of", "2026-06-30", "--horizon", "90", "--json",
+                             home=tmp_path).stdout)
+    assert out["design"] == "temporal" and out["horizon_days"] == 90
+    assert [m["name"] for m in out["models"] if m["default"]] == ["churn_model"]
+    for m in out["models"]:
+        assert 0.5 <= m["auc"] <= 1 and 0 <= m["ece"] <= 1
+    bad = winback("models", "backtest", "--as-of", "2026-06-30", "--horizon", "0", home=tmp_path, check=False)
+    assert bad.returncode == 1 and "at least 1 day" in bad.stderr

@@ -10,9 +10,9 @@ import pytest
 
 from winback.datasets.generate import generate_world
 from winback.features.customer import customer_features
+from winback.features.execute import compute_features
 from winback.features.source import read_history
 from winback.ingest.load import ingest_file
-from winback.jobs.scoring import compute_features
 from winback.store.db import create_store_engine
 from winback.store.migrate import upgrade
 

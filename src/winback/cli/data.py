@@ -18,6 +18,7 @@ from winback.jobs.workspace import Workspace
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 customers_app = typer.Typer(help="Look at customers.", no_args_is_help=True)
+models_app = typer.Typer(help="Check the churn and value models against what happened.", no_args_is_help=True)
 datasets_app = typer.Typer(help="Real and generated data to learn and demonstrate with.", no_args_is_help=True)
 
 
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.add_typer(customers_app, name="customers")
     app.add_typer(datasets_app, name="datasets")
+    app.add_typer(models_app, name="models")
 
 
 def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -265,3 +267,31 @@ def datasets_evaluate(
         return
     key_values(f"evaluation of {result['world']}", {k: v for k, v in result.items()
                                                      if not isinstance(v, dict) and k != "world"})
+
+
+@models_app.command("backtest")
+def models_backtest(
+    ctx: typer.Context,
+    as_of: Annotated[str, typer.Option("--as-of", help="Predict as of this date; labels come from after it.")],
+    horizon: Annotated[int, typer.Option(help="Days after the as-of date in which a customer who buys is kept.")]
+    = 90,
+    seed: Annotated[int, typer.Option(help="Random seed of the model and the folds.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest the churn model and the baselines (recency, RFM, BG/NBD): AUC, PR-AUC, Brier, ECE, lift."""
+    from winback.jobs.models import run_backtest
+
+    when = _parse_as_of(as_of)
+    assert when is not None
+    result = run_backtest(ctx.obj, as_of=when, horizon_days=horizon, seed=seed)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"{result['customers']:,} customers as of {result['as_of']}, horizon {horizon} days, "
+                  f"churn rate {result['churn_rate']:.1%} ({result['design']} design)", highlight=False)
+    rows_table("models", ["model", "auc", "pr_auc", "brier", "ece", "lift_top_decile", "default"],
+               [[m["name"], m["auc"], m["pr_auc"], m["brier"], m["ece"], m["lift_top_decile"],
+                 "yes" if m["default"] else ""] for m in result["models"]])
+    f = result["forecast"]
+    console.print(f"BG/NBD forecast: {f['expected_purchases']:,.0f} purchases expected, {f['actual_purchases']:,} "
+                  "happened", highlight=False)

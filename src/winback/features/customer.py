@@ -43,6 +43,7 @@ def order_features(orders: ir.Table, *, as_of: datetime) -> ir.Table:
                                  previous=occasions.day_at.lag().over(window))
     totals = valid.group_by(customer_id=valid.customer_id).aggregate(
         n_orders=valid.count(), revenue=valid.amount.sum(), first_order_at=valid.ordered_at.min(),
+        currency=valid.currency.max(),  # customers rarely mix currencies; max() is deterministic everywhere
         last_order_at=valid.ordered_at.max(),
         orders_last_90=valid.count(where=valid.ordered_at > at - ibis.interval(days=90)),
         orders_prior_180=valid.count(where=(valid.ordered_at <= at - ibis.interval(days=90))
@@ -57,7 +58,7 @@ def order_features(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     out = _left_join(totals.join(occ, "customer_id"), _median_gaps(occasions))
     frequency = out.occasions - 1
     return out.select(
-        "customer_id", "n_orders", "revenue", "first_order_at", "last_order_at", "orders_last_90",
+        "customer_id", "n_orders", "revenue", "currency", "first_order_at", "last_order_at", "orders_last_90",
         "orders_prior_180",
         frequency=frequency,
         recency_days=_days(out.last_day, out.first_day),

@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 
 from winback.domain.errors import UserError
+from winback.features.execute import compute_features
 from winback.features.source import read_history
-from winback.jobs.scoring import compute_features
 from winback.jobs.workspace import Workspace
-from winback.scoring.profile import build_profiles
+from winback.scoring.evidence import reason_evidence
+from winback.scoring.profile import add_reasons, build_profiles
 from winback.segments.lifecycle import load_rules
 
 
@@ -39,12 +40,14 @@ def evaluate_world(ws: Workspace, directory: Path | None = None, *, rules: str |
     meta = json.loads((directory / "truth" / "world.json").read_text())
     as_of = datetime.fromisoformat(meta["observed_until"].replace("Z", "+00:00")).astimezone(UTC)
 
-    features = compute_features(read_history(ws.ready_engine()), as_of=as_of)
+    history = read_history(ws.ready_engine())
+    features = compute_features(history, as_of=as_of)
     features = features[features["customer_id"].isin(truth["customer_id"])]
     if len(features) < len(truth):
         raise UserError(f"{len(truth) - len(features)} of the world's customers are not in the store: "
                         f"load it first (winback datasets load {directory})")
     profiles = build_profiles(features, rules=load_rules(rules), as_of=as_of)
+    profiles = add_reasons(profiles, reason_evidence(history, as_of=as_of), features)
     merged = truth.merge(profiles, on="customer_id", suffixes=("_true", ""))
 
     typed = merged[merged["dormancy_type_true"].notna()]

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import ibis
 import pandas as pd
-import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from winback.features.customer import customer_features
+from winback.features.execute import compute_features
 from winback.features.source import read_history
 from winback.jobs.workspace import Workspace
-from winback.scoring.profile import build_profiles, distribution
+from winback.scoring.backtest import churn_labels
+from winback.scoring.evidence import reason_evidence
+from winback.scoring.profile import add_reasons, build_profiles, distribution
+from winback.scoring.risk import RiskResult, risk_and_value
+from winback.scoring.value import buyers
 from winback.segments.lifecycle import StageRules, load_rules, transitions
 from winback.store import tables as t
 from winback.store.bulk import insert_rows
@@ -24,24 +27,33 @@ from winback.store.db import write_transaction
 PROFILE_VALUE_COLUMNS = tuple(name for name, _ in t._PROFILE_COLUMNS)
 
 
-def compute_features(history: dict[str, pa.Table], *, as_of: datetime) -> pd.DataFrame:
-    """The feature table, executed in-process by DuckDB."""
-    con = ibis.duckdb.connect()
-    try:
-        tables = {name: con.create_table(name, data) for name, data in history.items()}
-        return customer_features(tables, as_of=as_of).to_pyarrow().to_pandas()
-    finally:
-        con.disconnect()
+def _risk(history: dict[str, Any], features: pd.DataFrame, *, as_of: datetime, horizon_days: int) -> RiskResult:
+    """Train the churn model on the last completed horizon when the history reaches back that far."""
+    orders = history["orders"]
+    start = as_of - timedelta(days=horizon_days)
+    first = pc.min(orders["ordered_at"]).as_py() if orders.num_rows else None
+    before = churned = None
+    if first is not None and first < start:
+        before = buyers(compute_features(history, as_of=start)).reset_index(drop=True)
+        churned = churn_labels(orders, before["customer_id"], as_of=start, horizon_days=horizon_days)
+    return risk_and_value(features, before=before, churned_before=churned, horizon_days=horizon_days)
 
 
-def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | None = None) -> dict[str, Any]:
+def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | None = None,
+          horizon_days: int = 90) -> dict[str, Any]:
     """Score every customer as of a date (default now) and store profiles, history and stage changes."""
     engine = ws.ready_engine()
     as_of = as_of or ws.clock()
     stage_rules = load_rules(rules)
     started = ws.clock()
-    features = compute_features(read_history(engine), as_of=as_of)
+    history = read_history(engine)
+    features = compute_features(history, as_of=as_of)
     profiles = build_profiles(features, rules=stage_rules, as_of=as_of)
+    risk = _risk(history, features, as_of=as_of, horizon_days=horizon_days)
+    profiles = profiles.merge(risk.scores, on="customer_id", how="left")
+    for explanation, drivers in zip(profiles["explanation"], profiles.pop("churn_drivers"), strict=True):
+        explanation["churn_drivers"] = drivers or []
+    profiles = add_reasons(profiles, reason_evidence(history, as_of=as_of), features)
     run_id = uuid.uuid4().hex
     changes = _write(engine, profiles, run_id=run_id, as_of=as_of, rules=stage_rules, started=started,
                      finished=ws.clock())
@@ -55,7 +67,19 @@ def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | N
         "segments": distribution(profiles, "rfm_segment"),
         "reasons": distribution(profiles, "churn_reason") if "churn_reason" in profiles else {},
         "dormancy_types": distribution(profiles, "dormancy_type"),
+        "value_tiers": distribution(profiles, "value_tier"),
+        "churn_probability": {"method": risk.method, "horizon_days": horizon_days,
+                              "mean": _mean(profiles["p_churn"]), "transaction_model": risk.transaction_model,
+                              "notes": risk.notes},
+        "value_at_risk": {str(k): round(float(v), 2) for k, v in
+                          profiles.groupby(features["currency"].fillna("none"))["value_at_risk"].sum().items()},
+        "model_card": risk.model_card,
     }
+
+
+def _mean(values: pd.Series) -> float | None:
+    known = values.dropna()
+    return round(float(known.mean()), 4) if len(known) else None
 
 
 def _records(profiles: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:

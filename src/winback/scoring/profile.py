@@ -13,6 +13,7 @@ import pandas as pd
 
 from winback.features.signals import signals_table
 from winback.scoring.dormancy import dormancy_types
+from winback.scoring.reasons import label_customers
 from winback.scoring.rfm import rfm_scores
 from winback.segments.lifecycle import StageRules, assign_stages
 
@@ -53,6 +54,27 @@ def _explain(row: Any) -> dict[str, Any]:
         "signals": [s["text"] for s in row.signals],
         "dormancy": row.dormancy_evidence or [],
     }
+
+
+def add_reasons(profiles: pd.DataFrame, evidence: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """churn_reason and its confidence per customer, with the evidence in the explanation."""
+    profiles = profiles.copy()
+    profiles["churn_reason"] = None
+    profiles["churn_reason_confidence"] = None
+    if evidence.empty:
+        return profiles
+    last_seen = features.set_index("customer_id")[["last_order_at", "last_activity_at"]].max(axis=1).dropna()
+    labels = label_customers(evidence, last_activity=last_seen.to_dict()).set_index("customer_id")
+    known = profiles["customer_id"].isin(labels.index)
+    ids = profiles.loc[known, "customer_id"]
+    profiles.loc[known, "churn_reason"] = labels.loc[ids, "reason"].to_numpy()
+    profiles.loc[known, "churn_reason_confidence"] = labels.loc[ids, "confidence"].to_numpy(dtype=float)
+    for i in profiles.index[known]:
+        cid = profiles.at[i, "customer_id"]
+        profiles.at[i, "explanation"]["reason"] = {"reason": labels.at[cid, "reason"],
+                                                    "method": labels.at[cid, "method"],
+                                                    "evidence": labels.at[cid, "evidence"]}
+    return profiles
 
 
 def distribution(profiles: pd.DataFrame, column: str) -> dict[str, int]:

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from winback.features.execute import compute_features
 from winback.features.source import UTC_US
-from winback.jobs.scoring import compute_features
 
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)  # the date the conftest's history is built around
 
