@@ -163,3 +163,21 @@ def test_models_backtest_json_on_a_generated_world(tmp_path):
         assert 0.5 <= m["auc"] <= 1 and 0 <= m["ece"] <= 1
     bad = winback("models", "backtest", "--as-of", "2026-06-30", "--horizon", "0", home=tmp_path, check=False)
     assert bad.returncode == 1 and "at least 1 day" in bad.stderr
+
+
+def test_score_run_keeps_its_summary_and_model_card(tmp_path):
+    import sqlalchemy as sa
+
+    from winback.store import tables as t
+    from winback.store.db import create_store_engine
+
+    winback("init", home=tmp_path)
+    winback("datasets", "generate", "--customers", "500", "--seed", "9", "--load", home=tmp_path)
+    out = json.loads(winback("score", "--as-of", "2026-09-30", "--json", home=tmp_path).stdout)
+    assert out["churn_probability"]["method"].startswith("calibrated LightGBM")
+    assert out["model_card"]["horizon_days"] == 90 and out["model_card"]["data_hash"]
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'winback.db'}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(t.score_runs.c.summary).where(t.score_runs.c.run_id == out["run_id"])).scalar()
+    engine.dispose()
+    assert stored["model_card"] == out["model_card"] and stored["stages"] == out["stages"]

@@ -57,7 +57,7 @@ def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | N
     run_id = uuid.uuid4().hex
     changes = _write(engine, profiles, run_id=run_id, as_of=as_of, rules=stage_rules, started=started,
                      finished=ws.clock())
-    return {
+    summary = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
         "rules": stage_rules.name,
@@ -75,6 +75,9 @@ def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | N
                           profiles.groupby(features["currency"].fillna("none"))["value_at_risk"].sum().items()},
         "model_card": risk.model_card,
     }
+    with write_transaction(engine) as conn:  # the run's summary and model card stay with the run
+        conn.execute(t.score_runs.update().where(t.score_runs.c.run_id == run_id).values(summary=summary))
+    return summary
 
 
 def _mean(values: pd.Series) -> float | None:
