@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 
 from winback.domain.errors import UserError
-from winback.scoring.special import Columns, FloatArray, Rows, blocks, pair_map
+from winback.scoring.special import Columns, FloatArray, Rows, blocks, dot, pair_map
 
 Frame: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
 ID_COLUMN = "customer_id"
@@ -125,7 +125,7 @@ def _strictly_increasing(ids: np.ndarray) -> bool:
         return bool(np.all(ids[1:] > ids[:-1]))
 
 
-def check_whole_nonnegative(reader: ColumnReader, name: str, values: FloatArray) -> None:
+def check_whole_nonnegative(reader: ColumnReader, *, name: str, values: FloatArray) -> None:
     """Refuse negative values, and for counts (`frequency`) fractions too."""
     negative = values < 0
     if negative.any():
@@ -146,7 +146,7 @@ def read_rft(data: Frame, *, owner: str, fitting: bool) -> tuple[FloatArray, Flo
         reader.check_unique_ids()
     x, t_x, T = (reader.numeric(c) for c in ("frequency", "recency", "T"))
     for name, values in (("frequency", x), ("recency", t_x), ("T", T)):
-        check_whole_nonnegative(reader, name, values)
+        check_whole_nonnegative(reader, name=name, values=values)
     late = t_x > T
     if late.any():
         raise ScoringDataError(f"{owner}: recency exceeds T for {int(late.sum())} customers ({reader.where(late)}); "
@@ -184,21 +184,21 @@ def maximise_likelihood(
     """Maximise Σ wᵢ ℓᵢ(θ) over φ = log θ; standard errors from the Hessian, mapped to θ by the delta method.
 
     `log_likelihood(θ)` gives ℓ per row; `value_and_gradient(θ)` (optional) gives Σ wᵢ ℓᵢ and its gradient in θ,
-    computed together; without it the gradient is taken by central differences. L-BFGS-B finds the
-    optimum and Newton steps on the finite-difference Hessian polish it, so the estimates do not depend on the
-    optimiser's tolerances.
+    computed together; without it the gradient is taken by central differences. L-BFGS-B finds the optimum and
+    Newton steps on the finite-difference Hessian polish it, so the estimates do not depend on the optimiser's
+    tolerances.
     """
     total = float(weights.sum())
     phi0 = np.log(np.asarray(initial, dtype=np.float64))
 
     def objective(phi: FloatArray) -> float:
         with np.errstate(all="ignore"):
-            value = -float(weights @ log_likelihood(np.exp(phi))) / total
+            value = -dot(weights, log_likelihood(np.exp(phi))) / total
         return value if np.isfinite(value) else np.inf
 
     def objective_and_grad(phi: FloatArray) -> tuple[float, FloatArray]:
         if value_and_gradient is None:
-            return objective(phi), _central_gradient(objective, phi, 1e-6)
+            return objective(phi), _central_gradient(objective, phi, h=1e-6)
         theta = np.exp(phi)
         with np.errstate(all="ignore"):
             ll, d_ll = value_and_gradient(theta)
@@ -213,7 +213,7 @@ def maximise_likelihood(
 
     def hessian(phi: FloatArray) -> FloatArray:
         if value_and_gradient is None:
-            return _second_differences(objective, phi, 1e-4)
+            return _second_differences(objective, phi, h=1e-4)
         h, g0 = 1e-6, grad(phi)  # forward differences of the analytic gradient: error ~1e-6, half the evaluations
         m = np.array([(grad(phi + h * e) - g0) / h for e in np.eye(len(phi))])
         return (m + m.T) / 2
@@ -221,10 +221,9 @@ def maximise_likelihood(
     bounds = [(p - 30, p + 30) for p in phi0]
     result = minimize(objective_and_grad, phi0, jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-7})
-    phi = np.asarray(result.x, dtype=np.float64)
-    if not np.isfinite(objective(phi)):
+    if not np.isfinite(objective(result.x)):
         raise ConvergenceError(f"{owner}: the likelihood is zero at every parameter tried ({result.message})")
-    phi, H = _newton_polish(objective, grad, hessian, phi)
+    phi, H = _newton_polish(np.asarray(result.x, dtype=np.float64), objective=objective, grad=grad, hessian=hessian)
     g = grad(phi)
     if not np.all(np.abs(g) < 1e-5):
         at_bound = np.isclose(phi, phi0 - 30) | np.isclose(phi, phi0 + 30)
@@ -241,13 +240,16 @@ def maximise_likelihood(
 
 
 def _newton_polish(
+    phi: FloatArray,
+    *,
     objective: Callable[[FloatArray], float],
     grad: Callable[[FloatArray], FloatArray],
     hessian: Callable[[FloatArray], FloatArray],
-    phi: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    H = hessian(phi)
-    for _ in range(10):
+    """Newton steps with a line search; the Hessian is retaken when the steps move far from where it was taken,
+    and at the end for the standard errors if the estimate moved since."""
+    H, taken_at, f0 = hessian(phi), phi.copy(), objective(phi)
+    for _ in range(20):
         g = grad(phi)
         if np.max(np.abs(g)) < 1e-10:
             break
@@ -256,22 +258,27 @@ def _newton_polish(
             step = np.linalg.solve(H, -g)
         except np.linalg.LinAlgError:
             break
-        f0, scale = objective(phi), 1.0
-        while scale > 1e-4 and not objective(phi + scale * step) <= f0:
-            scale /= 2
-        if scale <= 1e-4:
+        for scale in 0.5 ** np.arange(8):  # accept a step that does not rise beyond rounding
+            f1 = objective(phi + scale * step)
+            if f1 <= f0 + 1e-13 * abs(f0):
+                break
+        else:
             break
-        phi = phi + scale * step
-        if np.max(np.abs(scale * step)) > 1e-4:  # moved far from where H was taken
-            H = hessian(phi)
+        phi, f0 = phi + scale * step, f1
+        if np.max(np.abs(scale * step)) < 1e-12:
+            break
+        if scale < 1 or np.max(np.abs(phi - taken_at)) > 0.05:
+            H, taken_at = hessian(phi), phi.copy()
+    if np.max(np.abs(phi - taken_at)) > 1e-5:
+        H = hessian(phi)
     return phi, H
 
 
-def _central_gradient(f: Callable[[FloatArray], float], x: FloatArray, h: float) -> FloatArray:
+def _central_gradient(f: Callable[[FloatArray], float], x: FloatArray, *, h: float) -> FloatArray:
     return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
 
 
-def _second_differences(f: Callable[[FloatArray], float], x: FloatArray, h: float) -> FloatArray:
+def _second_differences(f: Callable[[FloatArray], float], x: FloatArray, *, h: float) -> FloatArray:
     n, f0 = len(x), f(x)
     H = np.empty((n, n))
     eye = np.eye(n) * h
@@ -355,16 +362,23 @@ class TransactionModel(BaseModel):
     def fit(self, data: Frame) -> Self:
         """Estimate the parameters by maximum likelihood on the distinct (x, t_x, T) rows; returns self."""
         rows = Columns.of(*read_rft(data, owner=f"{type(self).__name__}.fit", fitting=True)).collapse()
-        both = None
-        if self._has_gradient():
-            def both(theta: FloatArray) -> tuple[float, FloatArray]:
-                return self._log_likelihood_and_gradient(theta, rows)
-
-        estimate = maximise_likelihood(lambda theta: self._log_likelihood(theta, rows), weights=rows.weights,
-                                       initial=self._initial_params(rows), value_and_gradient=both,
-                                       owner=type(self).__name__)
+        log_likelihood, value_and_gradient = self._likelihood(rows)
+        estimate = maximise_likelihood(log_likelihood, weights=rows.weights, initial=self._initial_params(rows),
+                                       value_and_gradient=value_and_gradient, owner=type(self).__name__)
         self._store(estimate, int(rows.weights.sum()))
         return self
+
+    def _likelihood(self, rows: Rows) -> tuple[RowLogLikelihood, TotalAndGradient | None]:
+        parts = rows.split()  # sums block by block: the temporaries stay small and are reused
+
+        def log_likelihood(theta: FloatArray) -> FloatArray:
+            return np.concatenate([self._log_likelihood(theta, part) for part in parts])
+
+        def both(theta: FloatArray) -> tuple[float, FloatArray]:
+            totals = [self._log_likelihood_and_gradient(theta, part) for part in parts]
+            return sum(t for t, _ in totals), np.sum([g for _, g in totals], axis=0)
+
+        return log_likelihood, (both if self._has_gradient() else None)
 
     def probability_alive(self, data: Frame) -> FloatArray:
         """P(alive at T | x, t_x, T) for every row of `data`, in row order."""

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln
 
 from winback.scoring.base import TransactionModel
-from winback.scoring.special import FloatArray, Rows, log_add_exp_share, log_hyp2f1, one_minus_exp
+from winback.scoring.special import FloatArray, Rows, dot, log_add_exp_share, log_hyp2f1, one_minus_exp
 
 
 class BetaGeoModel(TransactionModel):
@@ -42,7 +42,6 @@ class BetaGeoModel(TransactionModel):
     """
 
     param_names = ("r", "alpha", "a", "b")
-    analytic_gradient = True
 
     def _initial_params(self, rows: Rows) -> FloatArray:
         return np.array([1.0, max(float(np.average(rows.values[2], weights=rows.weights)), 1e-6), 1.0, 1.0])
@@ -85,13 +84,13 @@ class BetaGeoModel(TransactionModel):
         log_sum, w4 = log_add_exp_share(A3, A4)
         ww4 = w * w4
         inv_aT, inv_at = by_T.map(lambda T: 1 / (alpha + T)), by_t_x.map(lambda t_x: 1 / (alpha + t_x))
-        total = w @ (A12 + log_sum)
-        d_r = (W_x @ (digamma(r + xs) - digamma(r) + np.log(alpha)) - W_T @ np.log(alpha + Ts)
-               - ww4 @ (log_at - log_aT))
-        d_alpha = r / alpha * w.sum() - w @ ((r + x) * inv_aT) - ww4 @ ((r + x) * (inv_at - inv_aT))
-        d_a = W_x @ (digamma(a + b) - digamma(a + b + xs)) + ww4.sum() / a
-        d_b = (W_x @ (digamma(a + b) + digamma(b + xs) - digamma(b) - digamma(a + b + xs))
-               - np.bincount(by_x.codes, weights=ww4, minlength=len(xs)) @ (1 / (b + np.maximum(xs, 1) - 1)))
+        total = dot(w, A12 + log_sum)
+        d_r = (dot(W_x, digamma(r + xs) - digamma(r) + np.log(alpha)) - dot(W_T, np.log(alpha + Ts))
+               - dot(ww4, log_at - log_aT))
+        d_alpha = r / alpha * w.sum() - dot(w, (r + x) * inv_aT) - dot(ww4, (r + x) * (inv_at - inv_aT))
+        d_a = dot(W_x, digamma(a + b) - digamma(a + b + xs)) + ww4.sum() / a
+        d_b = (dot(W_x, digamma(a + b) + digamma(b + xs) - digamma(b) - digamma(a + b + xs))
+               - dot(np.bincount(by_x.codes, weights=ww4, minlength=len(xs)), 1 / (b + np.maximum(xs, 1) - 1)))
         return float(total), np.array([d_r, d_alpha, d_a, d_b])
 
     def _probability_alive(self, params: Sequence[float], rows: Rows) -> FloatArray:

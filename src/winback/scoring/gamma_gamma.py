@@ -19,7 +19,7 @@ from winback.scoring.base import (
     check_whole_nonnegative,
     maximise_likelihood,
 )
-from winback.scoring.special import Columns, FloatArray, Rows
+from winback.scoring.special import Columns, FloatArray, Rows, dot
 
 DEFAULT_CORRELATION_THRESHOLD = 0.3
 
@@ -44,17 +44,17 @@ def frequency_spend_correlation(data: Frame, *, threshold: float = DEFAULT_CORRE
     """Check the Gamma-Gamma independence assumption on `frequency` and `monetary_value` of repeat customers."""
     x, m = _read(data, owner="frequency_spend_correlation", fitting=False)
     repeat = x > 0
-    return _independence(x[repeat], m[repeat], threshold)
+    return _independence(x[repeat], m[repeat], threshold=threshold)
 
 
-def _independence(x: FloatArray, m: FloatArray, threshold: float) -> IndependenceCheck:
+def _independence(x: FloatArray, m: FloatArray, *, threshold: float) -> IndependenceCheck:
     n = len(x)
     if n < 3 or np.ptp(x) == 0 or np.ptp(m) == 0:
         return IndependenceCheck(float("nan"), n, threshold, False,
                                  f"correlation undefined: {n} repeat customers, or no spread in frequency or spend")
     dx, dm = x - x.mean(), m - m.mean()
-    corr = float((dx @ dm) / np.sqrt((dx @ dx) * (dm @ dm)))  # Pearson
-    suspect = abs(corr) > threshold
+    corr = dot(dx, dm) / float(np.sqrt(dot(dx, dx) * dot(dm, dm)))  # Pearson
+    suspect = bool(abs(corr) > threshold)
     verdict = ("spend depends on frequency; the Gamma-Gamma independence assumption is doubtful"
                if suspect else "no sign against the independence assumption")
     return IndependenceCheck(corr, n, threshold, suspect,
@@ -68,8 +68,8 @@ def _read(data: Frame, *, owner: str, fitting: bool) -> tuple[FloatArray, FloatA
     if fitting:
         reader.check_unique_ids()
     x, m = reader.numeric("frequency"), reader.numeric("monetary_value")
-    check_whole_nonnegative(reader, "frequency", x)
-    check_whole_nonnegative(reader, "monetary_value", m)
+    check_whole_nonnegative(reader, name="frequency", values=x)
+    check_whole_nonnegative(reader, name="monetary_value", values=m)
     zero_spend = (x > 0) & (m == 0)
     if zero_spend.any():
         raise ScoringDataError(f"{owner}: {int(zero_spend.sum())} repeat customers have monetary_value 0 "
@@ -118,11 +118,11 @@ class GammaGammaModel(BaseModel):
         if repeat.sum() < 2:
             raise ScoringDataError("GammaGammaModel.fit: needs at least two customers with repeat purchases")
         x, m = x[repeat], m[repeat]
-        self.independence_ = _independence(x, m, correlation_threshold)
+        self.independence_ = _independence(x, m, threshold=correlation_threshold)
         rows = Columns.of(x, m).collapse()
         del x, m
-        log_likelihood, value_and_gradient = _likelihood(rows)
         initial = np.array([1.0, 2.0, float(np.average(rows.values[1], weights=rows.weights))])
+        log_likelihood, value_and_gradient = _likelihood(rows)
         estimate = maximise_likelihood(log_likelihood, weights=rows.weights, initial=initial,
                                        value_and_gradient=value_and_gradient, owner="GammaGammaModel")
         self._store(estimate, int(repeat.sum()))
@@ -148,12 +148,26 @@ class GammaGammaModel(BaseModel):
 
 
 def _likelihood(rows: Rows) -> tuple[RowLogLikelihood, TotalAndGradient]:
-    """ℓ per distinct (x, m_x) row, and Σ w ℓ with its gradient in (p, q, v); terms in x alone are summed per x."""
+    """ℓ per distinct (x, m_x) row, and Σ w ℓ with its gradient in (p, q, v), summed block by block."""
+    parts = [_block_likelihood(part) for part in rows.split()]
+
+    def log_likelihood(theta: FloatArray) -> FloatArray:
+        return np.concatenate([ll(theta) for ll, _ in parts])
+
+    def value_and_gradient(theta: FloatArray) -> tuple[float, FloatArray]:
+        totals = [vg(theta) for _, vg in parts]
+        return sum(t for t, _ in totals), np.sum([g for _, g in totals], axis=0)
+
+    return log_likelihood, value_and_gradient
+
+
+def _block_likelihood(rows: Rows) -> tuple[RowLogLikelihood, TotalAndGradient]:
+    """`_likelihood` on one block; terms in x alone are summed per value of x."""
     xd, md = rows.values
     by_x, w = rows.levels[0], rows.weights
     W_x, xs = rows.level_weights[0], by_x.values
     log_m, xm = np.log(md), xd * md  # fixed across parameter values
-    sum_log_m, sum_x_log_m = w @ log_m, w @ (xd * log_m)
+    sum_log_m, sum_x_log_m = dot(w, log_m), dot(w, xd * log_m)
 
     def log_likelihood(theta: FloatArray) -> FloatArray:
         # note 025: f(m_x | p, q, γ, x) = Γ(px+q)/(Γ(px)Γ(q)) · γ^q m_x^(px−1) x^(px) / (γ + m_x x)^(px+q)
@@ -165,11 +179,11 @@ def _likelihood(rows: Rows) -> tuple[RowLogLikelihood, TotalAndGradient]:
     def value_and_gradient(theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = theta
         log_vxm, pxq = np.log(v + xm), p * xd + q
-        total = (W_x @ (gammaln(p * xs + q) - gammaln(p * xs) - gammaln(q) + q * np.log(v) + p * xs * np.log(xs))
-                 + p * sum_x_log_m - sum_log_m - w @ (pxq * log_vxm))
-        d_p = W_x @ (xs * (digamma(p * xs + q) - digamma(p * xs) + np.log(xs))) + sum_x_log_m - w @ (xd * log_vxm)
-        d_q = W_x @ (digamma(p * xs + q) - digamma(q) + np.log(v)) - w @ log_vxm
-        d_v = q / v * w.sum() - w @ (pxq / (v + xm))
+        total = (dot(W_x, gammaln(p * xs + q) - gammaln(p * xs) - gammaln(q) + q * np.log(v) + p * xs * np.log(xs))
+                 + p * sum_x_log_m - sum_log_m - dot(w, pxq * log_vxm))
+        d_p = dot(W_x, xs * (digamma(p * xs + q) - digamma(p * xs) + np.log(xs))) + sum_x_log_m - dot(w, xd * log_vxm)
+        d_q = dot(W_x, digamma(p * xs + q) - digamma(q) + np.log(v)) - dot(w, log_vxm)
+        d_v = q / v * w.sum() - dot(w, pxq / (v + xm))
         return float(total), np.array([d_p, d_q, d_v])
 
     return log_likelihood, value_and_gradient

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma
 
 from winback.scoring.base import BaseModel, ColumnReader, Frame, ScoringDataError, maximise_likelihood
-from winback.scoring.special import FloatArray, log_hyp2f1
+from winback.scoring.special import FloatArray, dot, log_hyp2f1
 
 
 class ShiftedBetaGeoModel(BaseModel):
@@ -76,7 +76,7 @@ class ShiftedBetaGeoModel(BaseModel):
             common = digamma(alpha + beta) - digamma(alpha + beta + np.where(survived, t - 1, t))
             d_alpha = np.where(survived, common, common + digamma(alpha + 1) - digamma(alpha))
             d_beta = common + digamma(beta + t - 1) - digamma(beta)
-            return float(lost @ log_likelihood(theta)), np.stack([d_alpha, d_beta]) @ lost
+            return dot(lost, log_likelihood(theta)), np.array([dot(d_alpha, lost), dot(d_beta, lost)])
 
         estimate = maximise_likelihood(log_likelihood, weights=lost, initial=np.array([1.0, 1.0]),
                                        value_and_gradient=value_and_gradient, owner="ShiftedBetaGeoModel")

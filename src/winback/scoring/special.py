@@ -29,6 +29,12 @@ FloatArray: TypeAlias = NDArray[np.float64]
 IndexArray: TypeAlias = NDArray[np.intp]
 
 
+def dot(a: ArrayLike, b: ArrayLike) -> float:
+    """Σ aᵢ bᵢ without BLAS: numpy's pairwise sum needs no threads and gives the same bits every run, where the
+    threaded BLAS dot product pays a thread hand-off per call (milliseconds on a busy machine)."""
+    return float(np.multiply(a, b).sum())
+
+
 def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
     """log ₂F₁(a, b; c; z) for 0 ≤ z < 1 where the function is positive (a, b, c > 0 in every use here).
 
@@ -65,11 +71,6 @@ def log_add_exp_share(u: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatAr
     with np.errstate(all="ignore"):
         total = np.maximum(u, v) + np.log1p(np.exp(-np.abs(v - u)))
         return total, np.exp(v - total)
-
-
-def log1p_exp(u: ArrayLike) -> FloatArray:
-    """log(1 + exp(u)), exact for large and very negative u."""
-    return np.logaddexp(0.0, np.asarray(u, dtype=np.float64))
 
 
 def one_minus_exp(u: ArrayLike) -> FloatArray:
@@ -161,6 +162,15 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self.weights)
+
+    def split(self, size: int = 1 << 16) -> list[Rows]:
+        """The rows in consecutive blocks (views), for sums over many rows with small, reused temporaries."""
+        return [Rows(tuple(v[b] for v in self.values), tuple(lv.take(b) for lv in self.levels), self.weights[b])
+                for b in blocks(len(self), size)]
+
+    def take(self, rows: IndexArray, weights: FloatArray) -> Rows:
+        """A subset of the rows with new weights."""
+        return Rows(tuple(v[rows] for v in self.values), tuple(lv.take(rows) for lv in self.levels), weights)
 
     @cached_property
     def level_weights(self) -> tuple[FloatArray, ...]:

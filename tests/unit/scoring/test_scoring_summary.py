@@ -150,3 +150,9 @@ def test_bad_periods_are_explained(log):
     with pytest.raises(ScoringDataError, match="cannot read Parquet"):
         summary_from_transactions("/nonexistent/log.parquet", customer_id_col="cust", datetime_col="when",
                                   observation_period_end=END)
+
+
+def test_no_transactions_before_the_end_gives_an_empty_summary(log):
+    s = summary_from_transactions(log, customer_id_col="cust", datetime_col="when", monetary_value_col="amount",
+                                  observation_period_end="2023-12-31")
+    assert len(s) == 0 and list(s.columns) == ["customer_id", "frequency", "recency", "T", "monetary_value"]
