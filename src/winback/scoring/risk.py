@@ -1,7 +1,7 @@
 """One churn probability and one value per customer, from the stage rules' view, BTYD and the classifier.
 
 How they combine: the classifier is trained at `as_of − horizon` on what happened in the following `horizon`
-days, with BG/NBD's P(alive) and expected purchases among its inputs (so the purchase-pattern model's view is
+days, with MBG/NBD's P(alive) and expected purchases among its inputs (so the purchase-pattern model's view is
 one of the things it weighs, next to recency against the customer's own cycle, activity trends, feedback and
 subscription state); its calibrated output is P(churn) = P(no purchase in the next `horizon` days). Where
 there is not enough history for that (or no churn in it), P(churn) = 1 − P(alive). Customers who never
@@ -41,7 +41,7 @@ def risk_and_value(
     scored = now.merge(values, on="customer_id")
     p_churn = 1 - scored["p_alive"].to_numpy(dtype=float)
     drivers: list[Any] = [None] * len(scored)
-    method, card = "one minus BG/NBD P(alive)", {}
+    method, card = "one minus P(alive)", {}
     if before is not None and churned_before is not None and len(np.unique(churned_before)) == 2:
         train = before.merge(value_scores(before, fit_value_models(before), horizon_days=horizon_days),
                              on="customer_id")
@@ -51,7 +51,7 @@ def risk_and_value(
         p_churn[mask] = model.predict_proba(scored[mask])
         for i, reasons in zip(np.flatnonzero(mask), model.top_reasons(scored[mask]), strict=True):
             drivers[i] = reasons
-        method, card = "calibrated LightGBM with BG/NBD inputs", model.card_
+        method, card = "calibrated LightGBM with buy-till-you-die inputs", model.card_
     out = pd.DataFrame({
         "customer_id": scored["customer_id"].to_numpy(),
         "p_alive": scored["p_alive"].to_numpy(),
