@@ -13,7 +13,7 @@ import pandas as pd
 
 from winback.features.signals import signals_table
 from winback.scoring.dormancy import dormancy_types
-from winback.scoring.reasons import label_customers
+from winback.scoring.reasons import LABELS, ReasonClassifier, label_customers
 from winback.scoring.rfm import rfm_scores
 from winback.segments.lifecycle import StageRules, assign_stages
 
@@ -64,7 +64,8 @@ def add_reasons(profiles: pd.DataFrame, evidence: pd.DataFrame, features: pd.Dat
     if evidence.empty:
         return profiles
     last_seen = features.set_index("customer_id")[["last_order_at", "last_activity_at"]].max(axis=1).dropna()
-    labels = label_customers(evidence, last_activity=last_seen.to_dict()).set_index("customer_id")
+    labels = label_customers(evidence, classifier=reason_classifier(evidence),
+                             last_activity=last_seen.to_dict()).set_index("customer_id")
     known = profiles["customer_id"].isin(labels.index)
     ids = profiles.loc[known, "customer_id"]
     profiles.loc[known, "churn_reason"] = labels.loc[ids, "reason"].to_numpy()
@@ -75,6 +76,22 @@ def add_reasons(profiles: pd.DataFrame, evidence: pd.DataFrame, features: pd.Dat
                                                     "method": labels.at[cid, "method"],
                                                     "evidence": labels.at[cid, "evidence"]}
     return profiles
+
+
+def reason_classifier(evidence: pd.DataFrame) -> ReasonClassifier:
+    """Rules, or a text model trained on the store's own labelled answers when there are enough of them.
+
+    A feedback row whose `category` is one of the reason labels (e.g. an exit survey where the customer or an
+    agent picked "price") is a labelled example; the classifier switches to its trained model once it has at
+    least 200 of them covering every label (see `ReasonClassifier`)."""
+    classifier = ReasonClassifier()
+    if "category" not in evidence:
+        return classifier
+    text = evidence["text"].fillna("").astype(str)
+    labelled = evidence[evidence["category"].isin(LABELS) & (text.str.strip() != "")]
+    if len(labelled):
+        classifier.fit(labelled["text"].astype(str).tolist(), labelled["category"].tolist())
+    return classifier
 
 
 def distribution(profiles: pd.DataFrame, column: str) -> dict[str, int]:
