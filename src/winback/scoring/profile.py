@@ -14,7 +14,7 @@ import pandas as pd
 from winback.features.signals import signals_table
 from winback.scoring.dormancy import dormancy_types
 from winback.scoring.reasons import LABELS, ReasonClassifier, label_customers
-from winback.scoring.rfm import rfm_scores
+from winback.scoring.rfm import DEFAULT_SEGMENTS, rfm_scores
 from winback.segments.lifecycle import StageRules, assign_stages
 
 
@@ -25,7 +25,7 @@ def build_profiles(features: pd.DataFrame, *, rules: StageRules, as_of: datetime
     signals = signals_table(f)
     f["signals"] = signals.map(lambda items: [s.code for s in items])
     stages = assign_stages(f, rules)
-    rfm = rfm_scores(f)
+    rfm = rfm_scores(f, rules=rules.rfm_segments or DEFAULT_SEGMENTS)
     # "Quiet": at risk or dormant, or active only because their own long cycle stretched the thresholds.
     f["quiet"] = (stages["stage"].isin(["at_risk", "dormant"]) | (
         (stages["stage"] == "active") & (stages["silent_days"] >= rules.at_risk_days))).to_numpy()

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from winback.domain.errors import ConfigError
+from winback.scoring.rfm import SegmentRule
 
 STAGES = ("new", "active", "at_risk", "dormant", "churned", "reactivated")
 
@@ -48,6 +49,8 @@ class StageRules(BaseModel):
     cadence_multipliers: CadenceMultipliers = Field(default_factory=CadenceMultipliers)
     cancelled_subscription_is_churned: bool = False
     at_risk_on_signals: list[str] = Field(default_factory=list)
+    rfm_segments: list[SegmentRule] | None = Field(
+        default=None, description="RFM segment grid, first match wins (default: the 11-segment grid)")
 
     @model_validator(mode="after")
     def _ordered(self) -> StageRules:

@@ -84,3 +84,15 @@ def test_transitions_record_changes_and_newcomers():
     moved = transitions(before, after).replace({np.nan: None})
     assert moved.to_dict("records") == [{"customer_id": "a", "from_stage": "active", "to_stage": "at_risk"},
                                         {"customer_id": "c", "from_stage": None, "to_stage": "new"}]
+
+
+def test_rule_files_can_carry_an_rfm_grid(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rfm_segments:\n  - {segment: vip, r: [4, 5], fm: [4, 5]}\n"
+                    "  - {segment: rest, r: [1, 5], fm: [1, 5]}\n")
+    rules = load_rules(path)
+    assert [r.segment for r in rules.rfm_segments] == ["vip", "rest"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rfm_segments:\n  - {segment: vip, r: 5}\n")
+    with pytest.raises(ConfigError, match="rfm_segments"):
+        load_rules(bad)
