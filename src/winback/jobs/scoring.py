@@ -71,13 +71,18 @@ def score(ws: Workspace, *, as_of: datetime | None = None, rules: str | Path | N
         "churn_probability": {"method": risk.method, "horizon_days": horizon_days,
                               "mean": _mean(profiles["p_churn"]), "transaction_model": risk.transaction_model,
                               "notes": risk.notes},
-        "value_at_risk": {str(k): round(float(v), 2) for k, v in
-                          profiles.groupby(features["currency"].fillna("none"))["value_at_risk"].sum().items()},
+        "value_at_risk": _by_currency(profiles, features),
         "model_card": risk.model_card,
     }
     with write_transaction(engine) as conn:  # the run's summary and model card stay with the run
         conn.execute(t.score_runs.update().where(t.score_runs.c.run_id == run_id).values(summary=summary))
     return summary
+
+
+def _by_currency(profiles: pd.DataFrame, features: pd.DataFrame) -> dict[str, float]:
+    """Total value at risk per currency (amounts in different currencies are never added together)."""
+    currency = profiles["customer_id"].map(features.set_index("customer_id")["currency"]).fillna("none")
+    return {str(k): round(float(v), 2) for k, v in profiles.groupby(currency)["value_at_risk"].sum().items()}
 
 
 def _mean(values: pd.Series) -> float | None:
