@@ -261,3 +261,148 @@ stage_transitions = sa.Table(
 )
 
 COUNTED_TABLES += (profiles, stage_transitions, score_runs)
+
+# --- programmes and the engine ------------------------------------------------------------------------------------
+
+# A programme is a name; what it does lives in its versions. Running enrolments keep the version they entered with.
+programmes = sa.Table(
+    "programmes", metadata,
+    sa.Column("programme_id", ID, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),  # the version new enrolments get
+    sa.Column("state", sa.String(20), nullable=False),  # draft | running | paused | stopped
+    sa.Column("state_reason", sa.Text),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime()),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("trigger_watermark", UTCDateTime()),  # trigger events up to here have been turned into enrolments
+    sa.Column("audience_checked_at", UTCDateTime()),
+)
+
+programme_versions = sa.Table(
+    "programme_versions", metadata,
+    sa.Column("programme_id", ID, sa.ForeignKey("programmes.programme_id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # the YAML as written
+    sa.Column("definition", JSONType, nullable=False),  # the validated, normalised definition
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One row per (programme, customer, cycle): the customer's position in the programme and who may act on it.
+enrolments = sa.Table(
+    "enrolments", metadata,
+    sa.Column("enrolment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("programme_id", ID, sa.ForeignKey("programmes.programme_id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),  # 1 for the first entry, 2 for a re-entry, …
+    sa.Column("holdout", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # active | holdout | completed | exited | stopped
+    sa.Column("outcome", sa.String(40)),  # why it ended: completed, purchase, unsubscribe, goal, sunset, …
+    sa.Column("step", sa.String(100)),  # the step to run next (null once ended)
+    sa.Column("due_at", UTCDateTime()),  # when that step is due (null once ended)
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),  # tries of the current step
+    sa.Column("step_started_at", UTCDateTime()),  # when the current step (a wait, say) began
+    sa.Column("wake_on", sa.String(60)),  # a wait that ends early on these events: "click,purchase"
+    sa.Column("entered_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("trigger", JSONType),  # what brought the customer in (trigger kind, event id, time)
+    sa.Column("trigger_key", sa.String(300)),  # the triggering event's key: one enrolment per event
+    # The claim: a worker owns the row until lease_until; every claim increments fence, and a worker's writes
+    # carry the fence it claimed with, so a stalled worker cannot record over a newer owner.
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("fence", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("programme_id", "customer_id", "cycle", name="uq_enrolments_programme_customer_cycle"),
+    sa.UniqueConstraint("programme_id", "trigger_key", name="uq_enrolments_programme_trigger_key"),
+    sa.Index("ix_enrolments_due", "due_at", sqlite_where=sa.text("due_at IS NOT NULL"),
+             postgresql_where=sa.text("due_at IS NOT NULL")),
+    sa.Index("ix_enrolments_customer", "customer_id"),
+)
+
+# The send ledger: what happened at each (enrolment, step) that acts — sends, tasks, moves, skips, ends.
+ledger = sa.Table(
+    "ledger", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("enrolment_id", sa.Integer, sa.ForeignKey("enrolments.enrolment_id"), nullable=False),
+    sa.Column("step", sa.String(100), nullable=False),
+    sa.Column("programme_id", ID, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # send | task | move | end
+    sa.Column("channel", sa.String(20)),
+    sa.Column("variant", sa.String(60)),
+    sa.Column("address", sa.String(320)),
+    sa.Column("message_id", sa.String(255)),
+    # sending (handed to the transport, outcome not yet recorded) | sent | soft_failed (will retry) | failed |
+    # unknown (the transport could not tell) | skipped | done
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(60)),
+    sa.Column("detail", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fence", sa.Integer, nullable=False),
+    # Handed to the transport again after a crash or lost reply left the first hand-off's outcome unknown.
+    sa.Column("possible_duplicate", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("enrolment_id", "step", name="uq_ledger_enrolment_step"),
+    sa.Index("ix_ledger_customer_time", "customer_id", "created_at"),
+    sa.Index("ix_ledger_programme_state", "programme_id", "state"),
+)
+
+# What recipients did with messages: written by tracking, bounce processing and simulations; read by branches and
+# exits. `machine` marks opens and clicks made by privacy proxies and scanners, which never count as engagement.
+engagements = sa.Table(
+    "engagements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("enrolment_id", sa.Integer),
+    sa.Column("step", sa.String(100)),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("kind", sa.String(20), nullable=False),  # open | click | reply | unsubscribe | complaint | bounce
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("machine", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.String(100)),
+    sa.Column("detail", JSONType),
+    sa.Index("ix_engagements_enrolment", "enrolment_id", "kind"),
+    sa.Index("ix_engagements_customer_time", "customer_id", "at"),
+)
+
+customer_tags = sa.Table(
+    "customer_tags", metadata,
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("tag", sa.String(100), primary_key=True),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(200)),
+)
+
+# Lists a programme moves customers to (a long-term nurture list after a sunset, …).
+list_members = sa.Table(
+    "list_members", metadata,
+    sa.Column("list_name", sa.String(100), primary_key=True),
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(200)),
+    sa.Index("ix_list_members_customer", "customer_id"),
+)
+
+# Work for people: an account manager's call, with why and by when.
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("enrolment_id", sa.Integer, sa.ForeignKey("enrolments.enrolment_id")),
+    sa.Column("step", sa.String(100)),
+    sa.Column("programme_id", ID),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("assignee", sa.String(200)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # open | done | cancelled
+    sa.Column("due_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("detail", JSONType),
+    sa.UniqueConstraint("enrolment_id", "step", name="uq_tasks_enrolment_step"),
+    sa.Index("ix_tasks_state_due", "state", "due_at"),
+)
+
+COUNTED_TABLES += (programmes, enrolments, ledger, engagements, tasks, list_members, customer_tags)
