@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -18,6 +19,14 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the store (WINBACK_DATABASE_URL); default SQLite in home."
     )
     currency: str = Field(default="USD", description="Currency of amounts imported without one (WINBACK_CURRENCY).")
+    transport: str | None = Field(
+        default=None, description="Where messages go (WINBACK_TRANSPORT): memory, or maildir:PATH; default a maildir "
+        "in home (outbox/).")
+    mail_from: str = Field(default="winback <noreply@winback.invalid>",
+                           description="The From address of messages (WINBACK_MAIL_FROM).")
+    frequency_caps: str | None = Field(
+        default=None, description="Global caps on marketing messages per customer (WINBACK_FREQUENCY_CAPS), "
+        "e.g. email=2/7d,sms=1/7d; programmes obey them unless they say caps: {global: false}.")
 
     @field_validator("currency")
     @classmethod
@@ -26,8 +35,37 @@ class Settings(BaseSettings):
             raise ValueError("must be a three-letter ISO 4217 code such as USD or CNY")
         return value.upper()
 
+    @field_validator("frequency_caps")
+    @classmethod
+    def _caps(cls, value: str | None) -> str | None:
+        if value:
+            parse_caps(value)
+        return value
+
+    @property
+    def caps(self) -> dict[str, tuple[int, timedelta]]:
+        return parse_caps(self.frequency_caps) if self.frequency_caps else {}
+
+    @property
+    def transport_spec(self) -> str:
+        return self.transport or f"maildir:{(self.home / 'outbox').resolve()}"
+
     @property
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'winback.db').resolve()}"
+
+
+def parse_caps(text: str) -> dict[str, tuple[int, timedelta]]:
+    """`email=2/7d,sms=1/7d` → {"email": (2, 7 days), "sms": (1, 7 days)}."""
+    from winback.campaigns.durations import parse_duration
+
+    caps: dict[str, tuple[int, timedelta]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        channel, _, rule = part.partition("=")
+        count, _, per = rule.partition("/")
+        if channel.strip() not in ("email", "sms", "webhook") or not count.strip().isdigit() or not per:
+            raise ValueError(f"{part!r}: write CHANNEL=COUNT/PERIOD, e.g. email=2/7d")
+        caps[channel.strip()] = (int(count), parse_duration(per.strip()))
+    return caps

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 
-from winback.cli import data
+from winback.cli import data, programmes
 from winback.cli.output import fail
 from winback.domain.errors import UserError, WinbackError
 from winback.jobs.workspace import Workspace
@@ -22,6 +22,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 data.register(app)
+programmes.register(app)
 
 
 @app.callback()

@@ -330,7 +330,7 @@ ledger = sa.Table(
     sa.Column("programme_id", ID, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("customer_id", ID, nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),  # send | task | move | end
+    sa.Column("kind", sa.String(20), nullable=False),  # send | branch | task | move | end | stop (programme stopped)
     sa.Column("channel", sa.String(20)),
     sa.Column("variant", sa.String(60)),
     sa.Column("address", sa.String(320)),

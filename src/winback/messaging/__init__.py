@@ -1,0 +1,1 @@
+"""Messages: what the engine hands over (`Outbound`), what comes back (`Delivery`), and the transports."""
