@@ -33,6 +33,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield _sqlite_url(tmp_path)
         return
+    yield from _postgres_schema()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema of its own (for tests that only make sense on PostgreSQL)."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_store_engine(POSTGRES_URL)
     with admin.begin() as conn:

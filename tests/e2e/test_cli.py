@@ -14,11 +14,13 @@ from winback.store.migrate import head_version
 
 COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["score"], ["customers"],
             ["customers", "show"], ["datasets"], ["datasets", "load"], ["datasets", "generate"],
-            ["datasets", "evaluate"]]
+            ["datasets", "evaluate"], ["programs"], ["programs", "validate"], ["programs", "start"],
+            ["programs", "pause"], ["programs", "resume"], ["programs", "stop"], ["programs", "status"], ["worker"]]
 
 
-def winback(*args: str, home: Path, url: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WINBACK_HOME": str(home), "COLUMNS": "200"}
+def winback(*args: str, home: Path, url: str | None = None, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WINBACK_HOME": str(home), "COLUMNS": "200", **(env or {})}
     env.pop("WINBACK_DATABASE_URL", None)
     if url:
         env["WINBACK_DATABASE_URL"] = url

@@ -43,6 +43,7 @@ class WorkerReport:
     started: datetime | None = None
     finished: datetime | None = None  # on the worker's clock (simulated or not)
     seconds: float = 0.0
+    outages: int = 0  # times the store could not be reached and the worker waited
 
     def add_schedule(self, s: ScheduleReport) -> None:
         for pid, result in s.enrolled.items():
@@ -84,17 +85,36 @@ def run_worker(
     began = time.perf_counter()
     last_schedule: datetime | None = None
     last_sweep: datetime | None = None
+    outage = 0
     while not (stop is not None and stop.is_set()):
         now = clock()
-        if last_schedule is None or now - last_schedule >= schedule_every:
-            sweep = last_sweep is None or now - last_sweep >= sweep_every
-            result = schedule(steps.engine, now=now, sweep_exits=sweep)
-            if result.ran:
-                report.add_schedule(result)
-                last_schedule = now
-                if sweep:
-                    last_sweep = now
-        batch = steps.run_batch()
+        try:
+            if last_schedule is None or now - last_schedule >= schedule_every:
+                sweep = last_sweep is None or now - last_sweep >= sweep_every
+                result = schedule(steps.engine, now=now, sweep_exits=sweep)
+                if result.ran:
+                    report.add_schedule(result)
+                    last_schedule = now
+                    if sweep:
+                        last_sweep = now
+            batch = steps.run_batch()
+            outage = 0
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # The store is down, full or unwritable: nothing more is claimed or handed over until it answers
+            # again. A hand-off whose outcome could not be recorded stays `sending` and is retried as a possible
+            # duplicate once its lease runs out.
+            if until_idle or simulated is not None:
+                raise
+            outage += 1
+            delay = min(60.0, poll * 2 ** min(outage, 6))
+            log.error("store unavailable (%s); no new work for %.0f s", str(exc.orig or exc).splitlines()[0], delay)
+            steps.engine.dispose()
+            report.outages += 1
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
+            continue
         report.batches += 1
         report.steps.add(batch)
         if on_batch is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -120,7 +122,9 @@ def worker(
 ) -> None:
     """Run due steps of every running programme through the transport (WINBACK_TRANSPORT)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    report = jobs.run(ctx.obj, until_idle=until_idle, simulate=simulate, batch_size=batch, seed=seed)
+    stop = threading.Event()  # SIGTERM: finish the batch in hand, record it, then stop
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    report = jobs.run(ctx.obj, until_idle=until_idle, simulate=simulate, batch_size=batch, seed=seed, stop=stop)
     result = _worker_json(report)
     if as_json:
         emit_json(result)
@@ -146,6 +150,7 @@ def _worker_json(report: Any) -> dict[str, Any]:
         "clock_from": report.started.isoformat() if report.started else None,
         "clock_to": report.finished.isoformat() if report.finished else None,
         "enrolled": report.enrolled, "holdout": report.holdout, "woken": report.woken, "exited": report.exited,
+        "outages": report.outages,
         "steps": {"claimed": s.claimed, "steps": s.steps, "handed_over": s.handed_over, "outcomes": dict(s.outcomes),
                   "skipped": dict(s.skipped), "deferred": dict(s.deferred), "finished": dict(s.finished),
                   "possible_duplicates": s.possible_duplicates, "stale": s.stale, "released": s.released,

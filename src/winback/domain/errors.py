@@ -25,6 +25,15 @@ class NotFoundError(UserError):
     """A named thing (customer, dataset, entity) that does not exist."""
 
 
+class SegmentError(UserError):
+    """A segment expression that cannot be parsed or checked; `column` is the 1-based character position."""
+
+    def __init__(self, message: str, *, column: int | None = None) -> None:
+        super().__init__(f"segment, column {column}: {message}" if column is not None else f"segment: {message}")
+        self.column = column
+        self.reason = message
+
+
 class StoreError(WinbackError):
     """The store is missing, out of date or unreachable."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,8 @@ def make_transport(ws: Workspace) -> Transport:
 
 
 def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 500, transport: Transport | None = None,
-        seed: int | None = None, max_batches: int | None = None, poll: float = 1.0) -> WorkerReport:
+        seed: int | None = None, max_batches: int | None = None, poll: float = 1.0,
+        stop: threading.Event | None = None) -> WorkerReport:
     """Run a worker in this process against the workspace's store."""
     engine = ws.ready_engine()
     simulated = None
@@ -209,7 +211,7 @@ def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 50
                        rng=random.Random(seed))
     try:
         return run_worker(steps, until_idle=until_idle or simulate, simulated=simulated, max_batches=max_batches,
-                          poll=poll)
+                          poll=poll, stop=stop)
     finally:
         transport.close()
 

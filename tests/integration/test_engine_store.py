@@ -1,0 +1,397 @@
+"""The engine against real stores: enrolment, triggers, rechecks at send time, versions, stop, wake, exits, caps,
+bounces, tasks and lists — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from winback.jobs import programmes as jobs
+from winback.jobs.workspace import Workspace
+from winback.messaging.transports.base import Delivery
+from winback.messaging.transports.memory import MemoryTransport
+from winback.settings import Settings
+from winback.store import tables as t
+
+START = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world(engine, store_url, tmp_path):
+    """A store with 40 customers (c0…c39), a workspace on it with a movable clock, and a programme writer."""
+    clock = Clock(START)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    with engine.begin() as conn:
+        conn.execute(t.customers.insert(), [
+            {"customer_id": f"c{i}", "email": f"c{i}@example.com", "email_key": f"c{i}@example.com",
+             "name": f"Customer {i}", "locale": "zh-CN" if i % 2 else "en", "time_zone": "UTC", "row_hash": "x",
+             "updated_at": START} for i in range(40)])
+
+    class World:
+        def __init__(self):
+            self.ws, self.clock, self.engine = ws, clock, engine
+
+        def programme(self, body: str, name: str = "p.yaml") -> str:
+            path = tmp_path / name
+            path.write_text(textwrap.dedent(body))
+            return str(path)
+
+        def run(self, transport=None, *, simulate=True):
+            transport = transport if transport is not None else MemoryTransport()
+            report = jobs.run(ws, until_idle=True, simulate=simulate, transport=transport, seed=1)
+            return report, transport
+
+        def ledger(self, **where):
+            g = t.ledger.c
+            stmt = sa.select(t.ledger).order_by(g.enrolment_id, g.id)
+            for key, value in where.items():
+                stmt = stmt.where(g[key] == value)
+            with engine.connect() as conn:
+                return [dict(r) for r in conn.execute(stmt).mappings()]
+
+        def enrolments(self):
+            with engine.connect() as conn:
+                return [dict(r) for r in conn.execute(sa.select(t.enrolments).order_by(
+                    t.enrolments.c.enrolment_id)).mappings()]
+
+        def insert(self, table, rows):
+            with engine.begin() as conn:
+                conn.execute(table.insert(), rows)
+
+    yield World()
+    ws.close()
+
+
+TWO_SENDS = """
+    programme: two
+    audience: "customer_id in ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10']"
+    holdout: 0
+    steps:
+      - id: first
+        send: {template: t/first, subject: {en: Hello, zh: 你好}}
+      - wait: 2d
+      - id: second
+        send: {template: t/second, subject: Again}
+"""
+
+
+def test_an_audience_programme_runs_to_its_end_and_the_ledger_matches_the_sink(world):
+    started = jobs.start(world.ws, world.programme(TWO_SENDS))
+    assert (started["enrolled"], started["holdout"], started["version"]) == (10, 0, 1)
+    report, sink = world.run()
+    sent = world.ledger(kind="send")
+    assert len(sent) == 20 and {r["state"] for r in sent} == {"sent"}
+    assert sorted(r["message_id"] for r in sent) == sorted(m.message_id for m in sink.outbox)
+    assert all(e["state"] == "completed" and e["due_at"] is None for e in world.enrolments())
+    assert report.finished >= START + timedelta(days=2)  # the simulated clock jumped over the wait
+    second = [m for m in sink.outbox if m.step == "second"]
+    assert len(second) == 10 and all(b"Subject: Again" in m.payload for m in second)
+    zh = next(m for m in sink.outbox if m.customer_id == "c1" and m.step == "first")
+    assert b"=?utf-8?" in zh.payload  # 你好, encoded per RFC 2047
+
+
+def test_suppression_and_unsubscribes_are_rechecked_at_send_time(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    world.run(simulate=False)  # the first sends go; the second is two days away
+    world.insert(t.suppressions, [{"channel": "email", "address_key": "c1@example.com", "address": "c1@example.com",
+                                   "basis": "unsubscribe", "row_hash": "x", "updated_at": START}])
+    world.insert(t.suppressions, [{"channel": "email", "address_key": "c2@example.com", "address": "c2@example.com",
+                                   "basis": "manual", "row_hash": "x", "updated_at": START}])
+    _, sink = world.run()
+    assert {m.customer_id for m in sink.outbox} == {f"c{i}" for i in range(3, 11)}
+    outcome = {e["customer_id"]: e["outcome"] for e in world.enrolments()}
+    assert outcome["c1"] == "unsubscribed" and outcome["c2"] == "completed"
+    skipped = world.ledger(state="skipped")
+    assert [(r["customer_id"], r["step"], r["reason"]) for r in skipped] == [("c2", "second", "suppressed")]
+
+
+def test_running_enrolments_keep_their_version_and_new_ones_get_the_new_one(world):
+    path = world.programme(TWO_SENDS)
+    jobs.start(world.ws, path)
+    world.run(simulate=False)
+    again = jobs.start(world.ws, path)
+    assert (again["version"], again["new_version"]) == (1, False)
+    edited = TWO_SENDS.replace("subject: Again", "subject: Changed").replace("'c10']", "'c10', 'c11']")
+    v2 = jobs.start(world.ws, world.programme(edited))
+    assert (v2["version"], v2["new_version"], v2["enrolled"]) == (2, True, 1)
+    assert v2["excluded"] == {"already_enrolled": 10}
+    _, sink = world.run()
+    subjects = {m.customer_id: m.payload for m in sink.outbox if m.step == "second"}
+    assert b"Subject: Again" in subjects["c1"] and b"Subject: Changed" in subjects["c11"]
+
+
+def test_stop_ends_every_enrolment_and_records_the_pending_step(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    world.run(simulate=False)
+    result = jobs.set_state(world.ws, "two", "stop")
+    assert result["ended"] == 10
+    pending = world.ledger(kind="stop")
+    assert len(pending) == 10 and {(r["step"], r["state"], r["reason"]) for r in pending} == \
+        {("wait-2", "skipped", "programme_stopped")}
+    _, sink = world.run()
+    assert sink.outbox == []
+    with pytest.raises(Exception, match="stopped"):
+        jobs.set_state(world.ws, "two", "resume")
+
+
+def test_pause_holds_every_step_and_resume_continues_without_resending(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    jobs.set_state(world.ws, "two", "pause")
+    _, sink = world.run()
+    assert sink.outbox == []
+    jobs.set_state(world.ws, "two", "resume")
+    world.run(simulate=False)
+    jobs.set_state(world.ws, "two", "pause")
+    world.clock.now += timedelta(days=3)
+    _, sink2 = world.run(simulate=False)
+    assert sink2.outbox == []
+    jobs.set_state(world.ws, "two", "resume")
+    _, sink3 = world.run()
+    assert sorted(m.step for m in sink3.outbox) == ["second"] * 10
+    assert len(world.ledger(kind="send")) == 20
+
+
+def test_holdout_customers_get_nothing_and_are_recorded(world):
+    body = TWO_SENDS.replace("holdout: 0", "holdout: 0.5").replace(
+        "audience: \"customer_id in ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10']\"",
+        "audience: \"scored() or not scored()\"")
+    started = jobs.start(world.ws, world.programme(body))
+    assert started["enrolled"] + started["holdout"] == 40 and 8 <= started["holdout"] <= 32
+    _, sink = world.run()
+    held = {e["customer_id"] for e in world.enrolments() if e["holdout"]}
+    assert len(held) == started["holdout"] and not held & {m.customer_id for m in sink.outbox}
+    assert all(e["state"] == "holdout" and e["step"] is None for e in world.enrolments() if e["holdout"])
+    assert not [r for r in world.ledger() if r["customer_id"] in held]
+
+
+TRIGGERED = """
+    programme: trig
+    trigger: {event: EVENT, within: 2d}
+    holdout: 0
+    steps:
+      - send: {template: t/hello}
+"""
+
+
+@pytest.mark.parametrize("event", ["order_placed", "subscription_cancelled", "cart_abandoned", "stage_changed"])
+def test_triggers_enrol_the_customer_the_event_concerns_once(world, event):
+    body = TRIGGERED.replace("EVENT", event if event != "stage_changed" else "stage_changed, to: dormant")
+    started = jobs.start(world.ws, world.programme(body))
+    assert "enrolled" not in started  # a trigger programme waits for events
+    recent, old = START - timedelta(hours=3), START - timedelta(days=5)
+    if event == "order_placed":
+        world.insert(t.orders, [{"order_id": f"o{i}", "customer_id": c, "ordered_at": at, "amount": 10,
+                                 "currency": "USD", "status": "completed", "row_hash": "x", "updated_at": START}
+                                for i, (c, at) in enumerate([("c1", recent), ("c2", old), ("c3", recent)])])
+    elif event == "subscription_cancelled":
+        world.insert(t.subscriptions, [{"subscription_id": f"s{i}", "customer_id": c, "plan": "pro",
+                                        "status": "cancelled", "started_at": old - timedelta(days=90),
+                                        "cancelled_at": at, "row_hash": "x", "updated_at": START}
+                                       for i, (c, at) in enumerate([("c1", recent), ("c2", old), ("c3", recent)])])
+    elif event == "cart_abandoned":
+        world.insert(t.events, [{"event_id": f"e{i}", "customer_id": c, "occurred_at": at, "type": typ,
+                                 "row_hash": "x", "updated_at": START}
+                                for i, (c, at, typ) in enumerate([("c1", recent, "cart_abandoned"),
+                                                                  ("c2", old, "cart_abandoned"),
+                                                                  ("c3", recent, "cart_abandoned"),
+                                                                  ("c4", recent, "page_view")])])
+    else:
+        world.insert(t.stage_transitions, [{"customer_id": c, "run_id": "r", "as_of": at, "from_stage": "at_risk",
+                                            "to_stage": to} for c, at, to in [("c1", recent, "dormant"),
+                                                                              ("c2", old, "dormant"),
+                                                                              ("c3", recent, "dormant"),
+                                                                              ("c4", recent, "churned")]])
+    report, sink = world.run(simulate=False)
+    assert report.enrolled == {"trig": 2}
+    assert sorted(m.customer_id for m in sink.outbox) == ["c1", "c3"]
+    world.clock.now += timedelta(minutes=5)
+    report2, sink2 = world.run(simulate=False)  # the overlap re-reads the same events: nobody enters twice
+    assert report2.enrolled.get("trig", 0) == 0 and sink2.outbox == []
+    keys = [e["trigger_key"] for e in world.enrolments()]
+    assert len(keys) == 2 and all(keys)
+
+
+WAIT_UNTIL = """
+    programme: waiter
+    audience: "customer_id in ['c1', 'c2', 'c3']"
+    holdout: 0
+    steps:
+      - id: ask
+        send: {template: t/ask}
+      - wait: {until: [click], timeout: 7d}
+      - id: check
+        branch:
+          - when: {clicked: ask}
+            goto: thanks
+          - otherwise: end
+      - id: thanks
+        send: {template: t/thanks}
+"""
+
+
+def test_a_human_click_wakes_the_wait_early_and_a_machine_click_does_not(world):
+    jobs.start(world.ws, world.programme(WAIT_UNTIL))
+    world.run(simulate=False)
+    ids = {e["customer_id"]: e["enrolment_id"] for e in world.enrolments()}
+    click = START + timedelta(hours=2)
+    world.insert(t.engagements, [
+        {"customer_id": "c1", "enrolment_id": ids["c1"], "step": "ask", "kind": "click", "at": click,
+         "machine": False},
+        {"customer_id": "c2", "enrolment_id": ids["c2"], "step": "ask", "kind": "click", "at": click,
+         "machine": True, "reason": "scanner: all links within 3 s"},
+    ])
+    world.clock.now = START + timedelta(hours=3)
+    _, sink = world.run(simulate=False)
+    assert [(m.customer_id, m.step) for m in sink.outbox] == [("c1", "thanks")]
+    state = {e["customer_id"]: (e["state"], e["due_at"]) for e in world.enrolments()}
+    assert state["c2"] == ("active", START + timedelta(days=7))
+    _, rest = world.run()
+    assert rest.outbox == [] and all(e["state"] == "completed" for e in world.enrolments())
+
+
+def test_a_purchase_ends_waiting_enrolments_at_the_next_sweep(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    world.run(simulate=False)
+    world.insert(t.orders, [{"order_id": "o1", "customer_id": "c4", "ordered_at": START + timedelta(hours=1),
+                             "amount": 30, "currency": "USD", "status": "completed", "row_hash": "x",
+                             "updated_at": START}])
+    world.clock.now = START + timedelta(hours=2)
+    report, _ = world.run(simulate=False)
+    assert report.exited == {"two": 1}
+    c4 = next(e for e in world.enrolments() if e["customer_id"] == "c4")
+    assert (c4["state"], c4["outcome"], c4["due_at"]) == ("exited", "reactivated", None)
+
+
+def test_a_hard_bounce_suppresses_the_address_and_exits(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+
+    def respond(message):
+        if message.customer_id == "c5":
+            return Delivery("hard_bounced", "550 5.1.1 user unknown", "5.1.1")
+        return Delivery("sent")
+
+    _, sink = world.run(MemoryTransport(respond))
+    c5 = [r for r in world.ledger() if r["customer_id"] == "c5"]
+    assert [(r["step"], r["state"], r["reason"]) for r in c5] == [("first", "failed", "hard_bounce")]
+    assert "5.1.1" in c5[0]["detail"]
+    with world.engine.connect() as conn:
+        basis = conn.scalar(sa.select(t.suppressions.c.basis).where(t.suppressions.c.address_key == "c5@example.com"))
+    assert basis == "hard_bounce"
+    assert next(e for e in world.enrolments() if e["customer_id"] == "c5")["outcome"] == "hard_bounced"
+    assert len(sink.outbox) == 18
+
+
+def test_soft_failures_retry_with_the_same_message_id_then_fail_visibly(world):
+    body = TWO_SENDS.replace("holdout: 0", "holdout: 0\n    retries: {max_attempts: 3, backoff: 1m}")
+    jobs.start(world.ws, world.programme(body))
+    tries: dict[str, list[str]] = {}
+
+    def respond(message):
+        tries.setdefault(message.customer_id, []).append(message.message_id)
+        if message.customer_id == "c6":
+            return Delivery("soft_failed", "451 4.7.1 try later", "4.7.1")
+        if message.customer_id == "c7" and len(tries["c7"]) == 1:
+            return Delivery("unknown", "connection lost after DATA")
+        return Delivery("sent")
+
+    world.run(MemoryTransport(respond))
+    assert len(tries["c6"]) == 6 and len(set(tries["c6"])) == 2  # 3 tries per step, one Message-ID per step
+    c6 = [(r["step"], r["state"], r["reason"], r["attempts"]) for r in world.ledger() if r["customer_id"] == "c6"]
+    assert c6 == [("first", "failed", "retries_exhausted", 3), ("second", "failed", "retries_exhausted", 3)]
+    c7 = next(r for r in world.ledger() if r["customer_id"] == "c7" and r["step"] == "first")
+    assert (c7["state"], c7["attempts"], c7["possible_duplicate"]) == ("sent", 2, True)
+    assert tries["c7"][0] == tries["c7"][1]
+
+
+def test_the_error_budget_pauses_the_programme_and_resume_sends_only_the_unsent(world):
+    body = TWO_SENDS.replace("holdout: 0", "holdout: 0\n    error_budget: 4\n    retries: {max_attempts: 1}")
+    jobs.start(world.ws, world.programme(body))
+    report, _ = world.run(MemoryTransport(lambda m: Delivery("failed", "535 5.7.8 authentication failed")))
+    status = jobs.status(world.ws, "two")["programmes"][0]
+    assert status["state"] == "paused" and "error budget" in status["state_reason"]
+    assert report.steps.paused == ["two"]
+    jobs.set_state(world.ws, "two", "resume")
+    _, sink = world.run()
+    failed = {r["customer_id"] for r in world.ledger(step="first", state="failed")}
+    assert failed and {m.customer_id for m in sink.outbox if m.step == "first"}.isdisjoint(failed)
+    assert len([r for r in world.ledger(kind="send") if r["state"] == "sent"]) == len(sink.outbox)
+
+
+def test_global_caps_skip_sends_over_the_limit(world, store_url, tmp_path):
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, frequency_caps="email=1/7d"), clock=world.clock)
+    jobs.start(ws, world.programme(TWO_SENDS))
+    transport = MemoryTransport()
+    try:
+        jobs.run(ws, until_idle=True, simulate=True, transport=transport)
+    finally:
+        ws.close()
+    assert [m.step for m in transport.outbox] == ["first"] * 10
+    assert {(r["step"], r["reason"]) for r in world.ledger(state="skipped")} == {("second", "capped")}
+
+
+def test_tasks_lists_and_tags(world):
+    body = """
+        programme: am
+        audience: "customer_id in ['c1', 'c2']"
+        holdout: 0
+        steps:
+          - task: {title: Call about the renewal, assignee: am-team, due: 2d}
+          - move: {list: long-term-nurture, tag: sunset}
+    """
+    jobs.start(world.ws, world.programme(body))
+    world.run()
+    with world.engine.connect() as conn:
+        tasks = conn.execute(sa.select(t.tasks.c.customer_id, t.tasks.c.assignee, t.tasks.c.state,
+                                       t.tasks.c.due_at).order_by(t.tasks.c.customer_id)).all()
+        members = conn.execute(sa.select(t.list_members.c.customer_id, t.list_members.c.list_name)).all()
+        tags = conn.execute(sa.select(t.customer_tags.c.customer_id, t.customer_tags.c.tag)).all()
+    assert [tuple(r) for r in tasks] == [("c1", "am-team", "open", START + timedelta(days=2)),
+                                         ("c2", "am-team", "open", START + timedelta(days=2))]
+    assert sorted(members) == [("c1", "long-term-nurture"), ("c2", "long-term-nurture")]
+    assert sorted(tags) == [("c1", "sunset"), ("c2", "sunset")]
+
+
+def test_status_counts_steps_by_state_variant_and_holdout(world):
+    body = TWO_SENDS.replace("send: {template: t/second, subject: Again}",
+                             "send: {template: t/second, variants: [{name: a}, {name: b}]}")
+    jobs.start(world.ws, world.programme(body))
+    world.run()
+    prog = jobs.status(world.ws, "two")["programmes"][0]
+    assert prog["enrolments"] == {"completed": 10} and prog["pending_steps"] == 0
+    second = prog["steps"]["second"]
+    assert second["states"] == {"sent": 10}
+    assert sum(v["sent"] for v in second["variants"].values()) == 10 and set(second["variants"]) <= {"a", "b"}
+
+
+def test_reentry_after_a_gap(world):
+    body = TWO_SENDS.replace("holdout: 0", "holdout: 0\n    entry: {reentry: 10d, refresh: 1d}")
+    jobs.start(world.ws, world.programme(body))
+    world.run()
+    world.clock.now = START + timedelta(days=5)
+    report, _ = world.run(simulate=False)
+    assert report.enrolled.get("two", 0) == 0  # finished 2 days in; 10 days must pass
+    world.clock.now = START + timedelta(days=13)
+    report, _ = world.run(simulate=False)
+    assert report.enrolled == {"two": 10}
+    assert {e["cycle"] for e in world.enrolments()} == {1, 2}
+
+
+def test_unknown_programme_and_bad_transitions_are_clear_errors(world):
+    from winback.domain.errors import NotFoundError, UserError
+
+    with pytest.raises(NotFoundError, match="no programme 'nope'"):
+        jobs.set_state(world.ws, "nope", "pause")
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    with pytest.raises(UserError, match="is running; cannot resume"):
+        jobs.set_state(world.ws, "two", "resume")
