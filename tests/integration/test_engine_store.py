@@ -202,9 +202,9 @@ def test_triggers_enrol_the_customer_the_event_concerns_once(world, event):
     elif event == "cart_abandoned":
         world.insert(t.events, [{"event_id": f"e{i}", "customer_id": c, "occurred_at": at, "type": typ,
                                  "row_hash": "x", "updated_at": START}
-                                for i, (c, at, typ) in enumerate([("c1", recent, "cart_abandoned"),
-                                                                  ("c2", old, "cart_abandoned"),
-                                                                  ("c3", recent, "cart_abandoned"),
+                                for i, (c, at, typ) in enumerate([("c1", recent, "cart_abandon"),
+                                                                  ("c2", old, "cart_abandon"),
+                                                                  ("c3", recent, "cart_abandon"),
                                                                   ("c4", recent, "page_view")])])
     else:
         world.insert(t.stage_transitions, [{"customer_id": c, "run_id": "r", "as_of": at, "from_stage": "at_risk",

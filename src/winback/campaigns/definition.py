@@ -11,7 +11,16 @@ import re
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from winback.campaigns.durations import format_duration, parse_duration
 
@@ -29,6 +38,15 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepError(ValueError):
+    """A problem found when checking the whole programme that belongs to one place in it; `loc` (below `steps`)
+    lets the file reader name that place's line rather than the programme's first."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 def _check_id(value: str, what: str) -> str:
@@ -110,6 +128,18 @@ class Condition(_Model):
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("churn_reason", "dormancy_type")
+    @classmethod
+    def _known(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # A misspelt value would never match and the arm would silently never be taken.
+        from winback.segments import FIELDS
+
+        allowed = FIELDS[info.field_name].values or ()  # type: ignore[index]
+        for item in value or []:
+            if item not in allowed:
+                raise ValueError(f"unknown {info.field_name} {item!r}; values: {', '.join(allowed)}")
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> Condition:
@@ -198,6 +228,8 @@ class Step(_Model):
             raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)} (given: {given})")
         if self.id is not None:
             _check_id(self.id, "step id")
+            if self.id in ("next", "end", "any"):  # they mean something else where a step id goes
+                raise ValueError(f"a step cannot be called {self.id!r}: a branch reads it as a keyword")
         if self.branch is not None:
             if not self.branch:
                 raise ValueError("a branch needs at least one arm")
@@ -240,7 +272,12 @@ class Trigger(_Model):
         if self.event == "silent" and self.days is None:
             raise ValueError("a silent trigger needs 'days', e.g. days: 60")
         if self.event == "event" and not self.type:
-            raise ValueError("an event trigger needs the event 'type', e.g. type: cart_abandoned")
+            raise ValueError("an event trigger needs the event 'type', e.g. type: cart_abandon")
+        if self.type is not None:
+            from winback.domain.entities import EVENT_TYPES
+
+            if self.type not in EVENT_TYPES:  # imports refuse any other type, so such a trigger would never fire
+                raise ValueError(f"unknown event type {self.type!r}; types: {', '.join(EVENT_TYPES)}")
         return self
 
 
@@ -266,9 +303,17 @@ class QuietHours(_Model):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _clock(cls, value: Any) -> Any:
-        if isinstance(value, int):  # YAML reads 21:00 as sexagesimal 1260
-            return time(value // 60 % 24, value % 60)
+        if isinstance(value, int) and not isinstance(value, bool):  # YAML reads 21:00 as sexagesimal 1260
+            if not 0 <= value < 24 * 60:  # 25:00, or 21:00:00 (seconds): not a clock time we can read back
+                raise ValueError("a clock time from 00:00 to 23:59; write it in quotes, e.g. start: '21:00'")
+            return time(value // 60, value % 60)
         return value
+
+    @model_validator(mode="after")
+    def _span(self) -> QuietHours:
+        if self.start == self.end:  # would be quiet around the clock: nothing would ever be sent
+            raise ValueError("quiet hours need a start and an end that differ, e.g. start: '21:00', end: '08:00'")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -356,29 +401,31 @@ class Programme(_Model):
             raise ValueError("a programme needs an audience (a segment) or a trigger, or both")
         ids = self.step_ids
         seen: set[str] = set()
-        for step_id in ids:
+        for index, step_id in enumerate(ids):
             if step_id in seen:
-                raise ValueError(f"two steps have the id {step_id!r}")
+                raise StepError(f"two steps have the id {step_id!r}", ("steps", index, "id"))
             seen.add(step_id)
         for index, step in enumerate(self.steps):
-            for target in self._targets(step):
+            for j, arm in enumerate(step.branch or []):
+                target, where = arm.target, ("steps", index, "branch", j, "otherwise" if arm.otherwise else "goto")
                 if target in ("next", "end"):
-                    continue
-                if target not in seen:
-                    raise ValueError(f"step {ids[index]!r} goes to {target!r}, which is no step id; "
-                                     f"ids: {', '.join(ids)} (or next, end)")
-                if ids.index(target) <= index:
-                    raise ValueError(f"step {ids[index]!r} goes back to {target!r}: steps may only go forward, "
-                                     "so each runs at most once per enrolment")
-            for arm in step.branch or []:
+                    pass
+                elif target not in seen:
+                    raise StepError(f"step {ids[index]!r} goes to {target!r}, which is no step id; "
+                                    f"ids: {', '.join(ids)} (or next, end)", where)
+                elif ids.index(target) <= index:
+                    raise StepError(f"step {ids[index]!r} goes back to {target!r}: steps may only go forward, "
+                                    "so each runs at most once per enrolment", where)
                 for part in ("opened", "clicked", "replied"):
                     ref = getattr(arm.when, part) if arm.when else None
+                    where = ("steps", index, "branch", j, "when", part)
                     if isinstance(ref, str) and ref != "any":
                         if ref not in seen or ids.index(ref) >= index:
-                            raise ValueError(f"step {ids[index]!r} asks whether {part} {ref!r}, "
-                                             "which is not an earlier step")
+                            raise StepError(f"step {ids[index]!r} asks whether {part} {ref!r}, "
+                                            "which is not an earlier step", where)
                         if self.steps[ids.index(ref)].send is None:
-                            raise ValueError(f"step {ids[index]!r} asks whether {part} {ref!r}, which sends nothing")
+                            raise StepError(f"step {ids[index]!r} asks whether {part} {ref!r}, which sends nothing",
+                                            where)
         return self
 
     @staticmethod

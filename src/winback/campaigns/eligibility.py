@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from winback.campaigns.definition import Programme
 from winback.ingest.parse import phone_key
 from winback.store import tables as t
+from winback.store.bulk import any_of
 
 # The order exclusions are counted in: a customer is counted once, under the first reason that applies.
 EXCLUSIONS = ("unknown_customer", "invalid_address", "suppressed", "no_consent", "already_enrolled")
@@ -41,6 +42,7 @@ def check_eligibility(
     """Split `customer_ids` into those who may enter now and counts of the rest by reason."""
     result = Eligibility()
     channels = [c for c in programme_channels(programme) if c in ("email", "sms")]
+    marketing = {s.send.channel for s in programme.steps if s.send is not None and s.send.marketing}
     previous = _previous_enrolments(conn, programme.programme)
     for start in range(0, len(customer_ids), CHUNK):
         chunk = list(dict.fromkeys(customer_ids[start:start + CHUNK]))
@@ -48,7 +50,7 @@ def check_eligibility(
         blocked = _suppressed(conn, contacts, channels)
         consent = _consents(conn, chunk, channels) if channels else {}
         for cid in chunk:
-            reason = _exclusion(programme, cid, contacts, blocked, consent, channels, previous, now)
+            reason = _exclusion(programme, cid, contacts, blocked, consent, channels, marketing, previous, now)
             if reason is None:
                 result.eligible.append(cid)
                 result.cycles[cid] = previous[cid][0] + 1 if cid in previous else 1
@@ -59,6 +61,7 @@ def check_eligibility(
 
 def _exclusion(programme: Programme, cid: str, contacts: dict[str, tuple[str | None, str | None, str | None]],
                blocked: set[tuple[str, str]], consent: dict[tuple[str, str], str], channels: list[str],
+               marketing: set[str],
                previous: dict[str, tuple[int, bool, datetime | None]], now: datetime) -> str | None:
     if cid not in contacts:
         return "unknown_customer"
@@ -72,10 +75,10 @@ def _exclusion(programme: Programme, cid: str, contacts: dict[str, tuple[str | N
         open_channels = [ch for ch in reachable if (ch, keys[ch]) not in blocked]
         if not open_channels:
             return "suppressed"
-        statuses = [consent.get((cid, ch)) for ch in open_channels]
-        if all(s == "unsubscribed" for s in statuses):
-            return "no_consent"
-        if programme.consent == "explicit" and "subscribed" not in statuses:
+        # Consent is asked for marketing messages only; transactional ones go regardless.
+        statuses = [consent.get((cid, ch)) for ch in open_channels if ch in marketing]
+        if statuses and (all(s == "unsubscribed" for s in statuses)
+                         or (programme.consent == "explicit" and "subscribed" not in statuses)):
             return "no_consent"
     if cid in previous:
         _cycle, open_, finished = previous[cid]
@@ -101,7 +104,7 @@ def _previous_enrolments(conn: sa.Connection, programme_id: str) -> dict[str, tu
 
 def _contacts(conn: sa.Connection, ids: list[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
     c = t.customers.c
-    rows = conn.execute(sa.select(c.customer_id, c.email, c.email_key, c.phone).where(c.customer_id.in_(ids)))
+    rows = conn.execute(sa.select(c.customer_id, c.email, c.email_key, c.phone).where(any_of(conn, c.customer_id, ids)))
     return {cid: (email, key, phone) for cid, email, key, phone in rows}
 
 
@@ -117,14 +120,16 @@ def _suppressed(conn: sa.Connection, contacts: dict[str, tuple[str | None, str |
         return set()
     s = t.suppressions.c
     found: set[tuple[str, str]] = set()
-    items = list(pairs)
-    for i in range(0, len(items), 2_000):
-        stmt = sa.select(s.channel, s.address_key).where(sa.tuple_(s.channel, s.address_key).in_(items[i:i + 2_000]))
-        found.update((ch, key) for ch, key in conn.execute(stmt))
+    for channel in sorted({ch for ch, _ in pairs}):  # one channel at a time: the primary key's order
+        keys = sorted(key for ch, key in pairs if ch == channel)
+        for i in range(0, len(keys), 2_000):
+            stmt = sa.select(s.address_key).where(s.channel == channel, any_of(conn, s.address_key, keys[i:i + 2_000]))
+            found.update((channel, key) for key in conn.scalars(stmt))
     return found
 
 
 def _consents(conn: sa.Connection, ids: list[str], channels: list[str]) -> dict[tuple[str, str], str]:
     c = t.consents.c
-    stmt = sa.select(c.customer_id, c.channel, c.status).where(c.customer_id.in_(ids), c.channel.in_(channels))
+    stmt = sa.select(c.customer_id, c.channel, c.status).where(any_of(conn, c.customer_id, ids),
+                                                               c.channel.in_(channels))
     return {(cid, ch): status for cid, ch, status in conn.execute(stmt)}

@@ -32,6 +32,7 @@ from winback.ingest.parse import phone_key
 from winback.messaging.compose import Composer, Draft, Recipient
 from winback.messaging.transports.base import Delivery, Outbound, Transport
 from winback.store import tables as t
+from winback.store.bulk import any_of
 from winback.store.db import write_transaction
 
 TERMINAL = ("sent", "failed", "skipped", "done")
@@ -107,7 +108,8 @@ class StepEngine:
         running = sa.select(t.programmes.c.programme_id).where(t.programmes.c.state == "running")
         pick = (sa.select(e.enrolment_id)
                 .where(e.due_at <= now, e.state == "active", e.programme_id.in_(running),
-                       sa.or_(e.lease_until.is_(None), e.lease_until < now))
+                       # A lease is over at lease_until: `next_due` jumps a simulated clock to exactly that time.
+                       sa.or_(e.lease_until.is_(None), e.lease_until <= now))
                 .order_by(e.due_at).limit(self.config.batch_size))
         if self._pg:
             pick = pick.with_for_update(skip_locked=True, of=t.enrolments)
@@ -266,8 +268,9 @@ class StepEngine:
                 position = replace(_position(c), step=d.send.step, attempts=attempts - 1)
                 status_for_machine = "failed" if state == "failed" and status != "hard_bounced" else status
                 moved = after_delivery(program, position, status=status_for_machine, now=now, rng=self.rng)
-                if status == "sent" and moved.step is not None and not moved.finished:
-                    # Go on to the next step now when it needs no hand-off (typically: start the wait).
+                if status == "sent" and not moved.finished:
+                    # Go on to the next step now when it needs no hand-off (typically: start the wait, or end
+                    # after the last step — which otherwise costs every enrolment one more claim).
                     nxt = advance(program, replace(position, step=moved.step, attempts=0, step_started_at=None),
                                   facts[c.enrolment_id], now)
                     moved = nxt if nxt.send is None else Decision(step=nxt.send.step, due_at=now,
@@ -341,7 +344,7 @@ class StepEngine:
         """The claims still ours: same fence and owner (locked until commit on PostgreSQL)."""
         e = t.enrolments.c
         fences = {c.enrolment_id: c.fence for c in claimed}
-        stmt = sa.select(e.enrolment_id, e.fence, e.lease_owner).where(e.enrolment_id.in_(list(fences)))
+        stmt = sa.select(e.enrolment_id, e.fence, e.lease_owner).where(any_of(conn, e.enrolment_id, list(fences)))
         if self._pg:
             stmt = stmt.with_for_update()
         return {eid for eid, fence, owner in conn.execute(stmt)
@@ -368,7 +371,7 @@ class StepEngine:
         for i in range(0, len(enrolment_ids), 2_000):
             for eid, step, state, attempts in conn.execute(
                     sa.select(g.enrolment_id, g.step, g.state, g.attempts)
-                    .where(g.enrolment_id.in_(enrolment_ids[i:i + 2_000]))):
+                    .where(any_of(conn, g.enrolment_id, enrolment_ids[i:i + 2_000]))):
                 out[(eid, step)] = (state, attempts)
         return out
 

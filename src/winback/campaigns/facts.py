@@ -12,8 +12,10 @@ import sqlalchemy as sa
 
 from winback.campaigns.definition import Programme
 from winback.campaigns.machine import Facts
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.ingest.parse import phone_key
 from winback.store import tables as t
+from winback.store.bulk import any_of
 
 CHUNK = 2_000
 
@@ -88,7 +90,7 @@ def customer_names(conn: sa.Connection, customer_ids: Sequence[str]) -> dict[str
     c = t.customers.c
     for chunk in _chunks(list(customer_ids)):
         for cid, name, locale in conn.execute(sa.select(c.customer_id, c.name, c.locale)
-                                              .where(c.customer_id.in_(chunk))):
+                                              .where(any_of(conn, c.customer_id, chunk))):
             out[cid] = (name, locale)
     return out
 
@@ -107,7 +109,7 @@ def _customers(conn: sa.Connection, ids: list[str]) -> dict[str, tuple]:
     out = {}
     for chunk in _chunks(ids):
         stmt = sa.select(c.customer_id, c.email, c.phone, c.locale, c.time_zone, c.email_key, c.name).where(
-            c.customer_id.in_(chunk))
+            any_of(conn, c.customer_id, chunk))
         for cid, email, phone, locale, zone, key, name in conn.execute(stmt):
             out[cid] = (email, phone, locale, zone, (key, name))
     return out
@@ -122,11 +124,13 @@ def _suppressions(conn: sa.Connection, customers: dict[str, tuple]) -> dict[str,
             owners[("sms", phone_key(phone))].append(cid)
     out: dict[str, dict[str, str]] = defaultdict(dict)
     s = t.suppressions.c
-    for chunk in _chunks(list(owners)):
-        stmt = sa.select(s.channel, s.address_key, s.basis).where(sa.tuple_(s.channel, s.address_key).in_(chunk))
-        for channel, key, basis in conn.execute(stmt):
-            for cid in owners[(channel, key)]:
-                out[cid][channel] = basis
+    for channel in sorted({ch for ch, _ in owners}):  # one channel at a time: the primary key's order
+        keys = sorted(key for ch, key in owners if ch == channel)
+        for chunk in _chunks(keys):
+            stmt = sa.select(s.address_key, s.basis).where(s.channel == channel, any_of(conn, s.address_key, chunk))
+            for key, basis in conn.execute(stmt):
+                for cid in owners[(channel, key)]:
+                    out[cid][channel] = basis
     return out
 
 
@@ -135,7 +139,7 @@ def _consents(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(ids):
         for cid, channel, status in conn.execute(sa.select(c.customer_id, c.channel, c.status)
-                                                 .where(c.customer_id.in_(chunk))):
+                                                 .where(any_of(conn, c.customer_id, chunk))):
             out[cid][channel] = status
     return out
 
@@ -144,8 +148,8 @@ def _purchases(conn: sa.Connection, ids: list[str], *, since: datetime) -> dict[
     o = t.orders.c
     out: dict[str, list[datetime]] = defaultdict(list)
     for chunk in _chunks(ids):
-        stmt = sa.select(o.customer_id, o.ordered_at).where(o.customer_id.in_(chunk), o.ordered_at >= since,
-                                                            o.status != "cancelled")
+        stmt = sa.select(o.customer_id, o.ordered_at).where(
+            any_of(conn, o.customer_id, chunk), o.ordered_at >= since, o.status.not_in(EXCLUDED_ORDER_STATUSES))
         for cid, at in conn.execute(stmt):
             out[cid].append(at)
     return out
@@ -156,7 +160,7 @@ def _engagements(conn: sa.Connection, enrolment_ids: list[int]) -> dict[int, set
     out: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for chunk in _chunks(enrolment_ids):
         stmt = sa.select(g.enrolment_id, g.kind, g.step).where(
-            g.enrolment_id.in_(chunk), g.machine.is_(False), g.kind.in_(("open", "click", "reply")))
+            any_of(conn, g.enrolment_id, chunk), g.machine.is_(False), g.kind.in_(("open", "click", "reply")))
         for eid, kind, step in conn.execute(stmt):
             out[eid].add((kind, step or ""))
     return out
@@ -167,7 +171,7 @@ def _profiles(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, str | 
     out = {}
     for chunk in _chunks(ids):
         for cid, reason, dormancy in conn.execute(sa.select(p.customer_id, p.churn_reason, p.dormancy_type)
-                                                  .where(p.customer_id.in_(chunk))):
+                                                  .where(any_of(conn, p.customer_id, chunk))):
             out[cid] = {"churn_reason": reason, "dormancy_type": dormancy}
     return out
 
@@ -177,7 +181,7 @@ def _recent_sends(conn: sa.Connection, ids: list[str], *, since: datetime) -> di
     out: dict[str, list] = defaultdict(list)
     for chunk in _chunks(ids):
         stmt = sa.select(g.customer_id, g.programme_id, g.channel, g.updated_at).where(
-            g.customer_id.in_(chunk), g.kind == "send", g.state.in_(("sent", "sending", "unknown")),
+            any_of(conn, g.customer_id, chunk), g.kind == "send", g.state.in_(("sent", "sending", "unknown")),
             g.updated_at >= since)
         for cid, programme_id, channel, at in conn.execute(stmt):
             out[cid].append((programme_id, channel, at))
@@ -189,7 +193,7 @@ def _preferred_hours(conn: sa.Connection, ids: list[str], customers: dict[str, t
     g = t.engagements.c
     counts: dict[str, Counter[int]] = defaultdict(Counter)
     for chunk in _chunks(ids):
-        stmt = sa.select(g.customer_id, g.at).where(g.customer_id.in_(chunk), g.machine.is_(False),
+        stmt = sa.select(g.customer_id, g.at).where(any_of(conn, g.customer_id, chunk), g.machine.is_(False),
                                                     g.kind.in_(("open", "click")))
         for cid, at in conn.execute(stmt):
             zone_name = customers.get(cid, (None,) * 4)[3]

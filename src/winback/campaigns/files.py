@@ -97,8 +97,11 @@ def _check_segments(programme: Programme, root: yaml.Node | None, origin: str) -
 def _describe(exc: ValidationError, root: yaml.Node | None, origin: str) -> str:
     """The first error (and how many more) as one readable line."""
     errors = exc.errors()
-    first = errors[0]
+    first, rivals = _pick(errors)
     loc = tuple(part for part in first["loc"] if not (isinstance(part, str) and _is_union_tag(part)))
+    placed = getattr((first.get("ctx") or {}).get("error"), "loc", None)  # a StepError names its place
+    if placed:
+        loc = (*loc, *placed)
     line = _line(root, loc)
     where = ".".join(str(p) for p in loc) or "programme"
     message = first["msg"].removeprefix("Value error, ")
@@ -106,8 +109,27 @@ def _describe(exc: ValidationError, root: yaml.Node | None, origin: str) -> str:
         message = f"unknown key {loc[-1]!r}" + _suggest(loc, first)
     elif first["type"] == "missing":
         message = f"missing {loc[-1]!r}"
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    others = len(errors) - rivals
+    more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
     return f"{origin}{line}: {where}: {message}{more}"
+
+
+def _pick(errors: list[Any]) -> tuple[Any, int]:
+    """The first error, or — when it is one member's failure of a union (`wait: 5d` or `wait: {until: …}`) — the
+    member's that fits the input best: the one that got deepest, then our own message over a type complaint.
+    Returns it and how many errors that union produced (one problem, however many members failed)."""
+    first = errors[0]
+    if first["type"] == "missing":  # `timout: 2d` is both a missing `timeout` and an unknown `timout`: say the latter
+        typo = next((e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]), None)
+        if typo is not None:
+            return typo, 1
+    tag = next((i for i, part in enumerate(first["loc"]) if isinstance(part, str) and _is_union_tag(part)), None)
+    if tag is None:
+        return first, 1
+    prefix = first["loc"][:tag]
+    rivals = [e for e in errors if len(e["loc"]) > tag and e["loc"][:tag] == prefix
+              and isinstance(e["loc"][tag], str) and _is_union_tag(e["loc"][tag])]
+    return max(rivals, key=lambda e: (len(e["loc"]), e["type"] == "value_error")), len(rivals)
 
 
 def _is_union_tag(part: str) -> bool:
@@ -124,7 +146,8 @@ def _suggest(loc: tuple[Any, ...], error: dict[str, Any]) -> str:
                                           "caps": d.Caps, "task": d.Task, "move": d.Move, "branch": d.Arm,
                                           "when": d.Condition, "variants": d.Variant, "incentive": d.Incentive,
                                           "retries": d.Retries, "forecast": d.Forecast, "costs": d.Costs,
-                                          "send_time": d.SendTime, "wait": d.WaitUntil, "end": d.End}
+                                          "send_time": d.SendTime, "wait": d.WaitUntil, "end": d.End,
+                                          "programme": d.Cap}
     parent = next((str(p) for p in reversed(loc[:-1]) if isinstance(p, str)), "")
     model = owners.get(parent)
     if model is None:

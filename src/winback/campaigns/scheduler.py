@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from winback.campaigns.definition import Programme, Trigger
 from winback.campaigns.enrol import EnrolResult, enrol
 from winback.campaigns.files import programme_from_definition
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.store import tables as t
 from winback.store.db import write_transaction
 
@@ -68,7 +69,7 @@ def _enrol_new(conn: sa.Connection, row: dict[str, Any], programme: Programme, n
     if trigger is not None and trigger.event != "silent":
         watermark = row["trigger_watermark"]
         since = now - trigger.within if watermark is None else max(now - trigger.within, watermark - OVERLAP)
-        events = _trigger_events(conn, trigger, since=since, until=now)
+        events = trigger_events(conn, trigger, since=since, until=now)
         conn.execute(sa.update(t.programmes).where(p.programme_id == pid).values(trigger_watermark=now))
         if not events:
             return None
@@ -94,14 +95,15 @@ def _enrol_new(conn: sa.Connection, row: dict[str, Any], programme: Programme, n
     return enrol(conn, programme=programme, version=version, customer_ids=ids, now=now)
 
 
-def _trigger_events(conn: sa.Connection, trigger: Trigger, *, since: datetime,
+def trigger_events(conn: sa.Connection, trigger: Trigger, *, since: datetime,
                     until: datetime) -> dict[str, tuple[str, dict[str, Any]]]:
     """customer → (event key, detail) of the latest qualifying event in (since, until]."""
     kind = trigger.event
     if kind == "order_placed":
         o = t.orders.c
         stmt = sa.select(o.customer_id, o.order_id, o.ordered_at).where(
-            o.ordered_at > since, o.ordered_at <= until, o.status != "cancelled").order_by(o.ordered_at)
+            o.ordered_at > since, o.ordered_at <= until, o.status.not_in(EXCLUDED_ORDER_STATUSES),
+        ).order_by(o.ordered_at)
         return {cid: (f"order:{oid}", {"event": kind, "order_id": oid, "at": at.isoformat()})
                 for cid, oid, at in conn.execute(stmt)}
     if kind == "subscription_cancelled":
@@ -113,7 +115,7 @@ def _trigger_events(conn: sa.Connection, trigger: Trigger, *, since: datetime,
                 for cid, sid, at, reason in conn.execute(stmt)}
     if kind in ("cart_abandoned", "event"):
         ev = t.events.c
-        wanted = trigger.type if kind == "event" else "cart_abandoned"
+        wanted = trigger.type if kind == "event" else "cart_abandon"  # the canonical event type
         stmt = sa.select(ev.customer_id, ev.event_id, ev.occurred_at).where(
             ev.type == wanted, ev.occurred_at > since, ev.occurred_at <= until).order_by(ev.occurred_at)
         return {cid: (f"event:{eid}", {"event": wanted, "event_id": eid, "at": at.isoformat()})
@@ -159,7 +161,7 @@ def _wake(conn: sa.Connection, now: datetime) -> int:
             e.wake_on.is_not(None), e.wake_on.contains(kind), e.state == "active", e.due_at > now, _free(now),
             happened).values(due_at=now)).rowcount
     bought = sa.exists().where(o.customer_id == e.customer_id, o.ordered_at >= e.step_started_at,
-                               o.ordered_at <= now, o.status != "cancelled")
+                               o.ordered_at <= now, o.status.not_in(EXCLUDED_ORDER_STATUSES))
     woken += conn.execute(sa.update(t.enrolments).where(
         e.wake_on.is_not(None), e.wake_on.contains("purchase"), e.state == "active", e.due_at > now, _free(now),
         bought).values(due_at=now)).rowcount
@@ -172,7 +174,7 @@ def _sweep_exits(conn: sa.Connection, programme: Programme, now: datetime) -> in
         return 0
     e, o = t.enrolments.c, t.orders.c
     bought = sa.exists().where(o.customer_id == e.customer_id, o.ordered_at >= e.entered_at, o.ordered_at <= now,
-                               o.status != "cancelled")
+                               o.status.not_in(EXCLUDED_ORDER_STATUSES))
     return conn.execute(sa.update(t.enrolments).where(
         e.programme_id == programme.programme, e.state == "active", _free(now), bought).values(
         state="exited", outcome="reactivated", step=None, due_at=None, wake_on=None, finished_at=now)).rowcount

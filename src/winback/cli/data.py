@@ -8,14 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from winback.cli.output import console, emit_json, key_values, progress_bar, rows_table
+from winback.cli.output import JsonOpt, console, emit_json, key_values, progress_bar, rows_table
 from winback.domain.entities import ENTITIES
 from winback.domain.errors import UserError
 from winback.ingest.load import ImportSummary
 from winback.jobs import data as jobs
 from winback.jobs.workspace import Workspace
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 customers_app = typer.Typer(help="Look at customers.", no_args_is_help=True)
 models_app = typer.Typer(help="Check the churn and value models against what happened.", no_args_is_help=True)
@@ -208,7 +206,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated world.")] = 7,
     as_json: JsonOpt = False,
 ) -> None:
-    """The main job on the embedded store: init, load CDNOW and a generated world, show what is there."""
+    """The main job on the embedded store: load CDNOW and a generated world, score it, plan and run a playbook."""
     from winback.jobs.demo import run_demo
 
     ws: Workspace = ctx.obj

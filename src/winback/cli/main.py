@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 
-from winback.cli import data, programmes, segments
+from winback.cli import data, playbooks, programmes, segments
 from winback.cli.output import fail
 from winback.domain.errors import UserError, WinbackError
 from winback.jobs.workspace import Workspace
@@ -24,6 +24,7 @@ app = typer.Typer(
 data.register(app)
 programmes.register(app)
 segments.register(app)
+playbooks.register(app)
 
 
 @app.callback()

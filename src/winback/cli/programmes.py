@@ -9,10 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from winback.cli.output import console, emit_json, rows_table
+from winback.cli.output import JsonOpt, console, emit_json, rows_table
 from winback.jobs import programmes as jobs
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 Source = Annotated[str, typer.Argument(help="A programme file (YAML), or the name of a shipped playbook.")]
 Name = Annotated[str, typer.Argument(help="The programme's id (its 'programme:' field).")]
 
@@ -21,6 +20,9 @@ programs_app = typer.Typer(help="Win-back programmes as code: validate, plan, st
 
 
 def register(app: typer.Typer) -> None:
+    from winback.cli import plan
+
+    plan.register(programs_app)
     app.add_typer(programs_app, name="programs")
     app.command("worker")(worker)
 

@@ -7,11 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from winback.cli.output import console, emit_json
+from winback.cli.output import JsonOpt, console, emit_json
 from winback.jobs.workspace import Workspace
 from winback.segments import FIELDS, FUNCTIONS, count_segment, parse_segment
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 segments_app = typer.Typer(help="Select customers with segment expressions (see docs/segments.md).",
                            no_args_is_help=True)

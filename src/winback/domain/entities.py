@@ -63,6 +63,7 @@ class Entity:
 
 
 ORDER_STATUSES = ("placed", "paid", "shipped", "completed", "cancelled", "refunded", "partially_refunded")
+EXCLUDED_ORDER_STATUSES = ("cancelled", "refunded")  # orders that are not purchases (features, segments, exits)
 EVENT_TYPES = (
     "page_view", "app_session", "login", "feature_use", "cart_add", "cart_abandon", "search",
     "product_view", "checkout_start", "email_open", "email_click", "sms_click", "push_open", "support_chat",

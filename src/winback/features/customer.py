@@ -13,11 +13,12 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
+
 RECENT_DAYS = 30  # "last 30 days"
 BASELINE_DAYS = 90  # "the prior 90 days", the customer's own baseline
 ACTIVITY = ("page_view", "app_session", "login", "feature_use", "email_open", "email_click", "sms_click",
             "cart_abandon", "search")
-EXCLUDED_ORDER_STATUSES = ("cancelled", "refunded")
 
 
 def _ts(value: datetime) -> ir.TimestampScalar:

@@ -41,7 +41,9 @@ def run_demo(
     out(f"   against the world's ground truth: dormancy types {evaluation['dormancy_type_accuracy']:.1%} right"
         + (f", churn reasons {evaluation['reason_accuracy']:.1%}" if evaluation.get("reason_accuracy") else ""))
     out(f"   look at one customer: winback customers show {_example_customer(world)}")
+    programme = run_playbook(ws, name=DEMO_PLAYBOOK, now=as_of, say=out)
     return {
+        "programme": programme,
         "scores": scores,
         "evaluation": evaluation,
         "store": init,
@@ -49,6 +51,42 @@ def run_demo(
         "world": {**world, "loaded": {e: s.as_dict() for e, s in loaded.items()}},
         "status": status,
     }
+
+
+DEMO_PLAYBOOK = "four-email-winback"
+
+
+def run_playbook(ws: Workspace, *, name: str, now: datetime, say: Callable[[str], None]) -> dict[str, Any]:
+    """Plan a shipped playbook, start it, and run it to its end on a simulated clock into the maildir sink."""
+    from winback.jobs import programmes
+    from winback.jobs.plan import plan
+
+    at_world_end = Workspace(settings=ws.settings, clock=lambda: now)
+    try:
+        forecast = plan(at_world_end, name)
+        exp = forecast["expected"]
+        say(f"[bold]6. dry run[/] of the playbook {name}: audience {forecast['audience']:,}, eligible "
+            f"{forecast['eligible']:,} (held out {forecast['holdout']:,}); not eligible: "
+            + (", ".join(f"{k} {v:,}" for k, v in forecast["exclusions"].items() if v and k != "holdout") or "none"))
+        say(f"   expected extra conversions {exp['incremental_conversions']:.0f} "
+            f"({exp['incremental_conversions_low']:.0f}–{exp['incremental_conversions_high']:.0f}), extra revenue "
+            f"{exp['incremental_revenue']:,.0f} ({exp['incremental_revenue_low']:,.0f}–"
+            f"{exp['incremental_revenue_high']:,.0f}); incentive cost {forecast['costs']['incentive']:,.0f}")
+        started = programmes.start(at_world_end, name)
+        report = programmes.run(at_world_end, until_idle=True, simulate=True, seed=0)
+        status = programmes.status(at_world_end, started["programme"])["programmes"][0]
+    finally:
+        at_world_end.close()
+    s = report.steps
+    say(f"[bold]7. ran it[/] on a simulated clock ({report.started:%Y-%m-%d} → {report.finished:%Y-%m-%d}) in "
+        f"{report.seconds:.1f} s: {s.handed_over:,} messages into {ws.settings.transport_spec}; "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(s.outcomes.items())))
+    if s.skipped:
+        say("   skipped, with reasons: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.skipped.items())))
+    say("   enrolments: " + ", ".join(f"{k} {v:,}" for k, v in sorted(status["enrolments"].items())))
+    say(f"   see every step: winback programs status {started['programme']}")
+    return {"plan": forecast, "start": started, "status": status,
+            "worker": {"handed_over": s.handed_over, "outcomes": dict(s.outcomes), "skipped": dict(s.skipped)}}
 
 
 def _world_end(world: dict[str, Any]) -> datetime:

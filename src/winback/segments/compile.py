@@ -23,12 +23,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.domain.errors import SegmentError
 from winback.segments.expr import FIELDS, Arith, Call, Compare, Const, Field, ListOf, Logic, Negate, Node, Not, Segment
 from winback.store import tables as t
 
-# = winback.features.customer.EXCLUDED_ORDER_STATUSES (a test checks): the orders that never count.
-EXCLUDED_ORDER_STATUSES = ("cancelled", "refunded")
 ENROLLED_STATES = ("active", "holdout")
 SUBSCRIBED = "subscribed"  # the consent status that permits marketing (winback.domain.entities.CONSENT_STATUSES)
 ID_CHUNK = 100_000  # customer ids per statement in matching_ids, each passed as one bound value

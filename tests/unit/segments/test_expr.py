@@ -145,13 +145,6 @@ def test_allow_lists_cover_the_store():
     assert STAGES == LIFECYCLE_STAGES and set(D) == set(DORMANCY_TYPES) and set(REASON_LABELS) == set(LABELS)
 
 
-def test_orders_that_never_count_are_the_features_ones():
-    from winback.features.customer import EXCLUDED_ORDER_STATUSES
-    from winback.segments import compile
-
-    assert compile.EXCLUDED_ORDER_STATUSES == EXCLUDED_ORDER_STATUSES
-
-
 def test_the_docs_describe_every_field_and_function():
     text = (Path(__file__).parents[3] / "docs" / "segments.md").read_text(encoding="utf-8")
     for name in FIELDS:
