@@ -147,7 +147,7 @@ def _new_keys(conn: sa.Connection, programme_id: str,
 
 def _free(now: datetime) -> sa.ColumnElement[bool]:
     e = t.enrolments.c
-    return sa.or_(e.lease_until.is_(None), e.lease_until < now)
+    return sa.or_(e.lease_until.is_(None), e.lease_until <= now)  # as the claim: a lease ends at lease_until
 
 
 def _wake(conn: sa.Connection, now: datetime) -> int:

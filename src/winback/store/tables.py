@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from winback.store.types import JSONType, Money, UTCDateTime
+from winback.store.types import JSONType, Money, OptionalJSON, UTCDateTime
 
 naming = {
     "ix": "ix_%(column_0_label)s",
@@ -307,7 +307,7 @@ enrolments = sa.Table(
     sa.Column("wake_on", sa.String(60)),  # a wait that ends early on these events: "click,purchase"
     sa.Column("entered_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime()),
-    sa.Column("trigger", JSONType),  # what brought the customer in (trigger kind, event id, time)
+    sa.Column("trigger", OptionalJSON),  # what brought the customer in (trigger kind, event id, time)
     sa.Column("trigger_key", sa.String(300)),  # the triggering event's key: one enrolment per event
     # The claim: a worker owns the row until lease_until; every claim increments fence, and a worker's writes
     # carry the fence it claimed with, so a stalled worker cannot record over a newer owner.
@@ -364,7 +364,7 @@ engagements = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("machine", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("reason", sa.String(100)),
-    sa.Column("detail", JSONType),
+    sa.Column("detail", OptionalJSON),
     sa.Index("ix_engagements_enrolment", "enrolment_id", "kind"),
     sa.Index("ix_engagements_customer_time", "customer_id", "at"),
 )
@@ -400,7 +400,7 @@ tasks = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),  # open | done | cancelled
     sa.Column("due_at", UTCDateTime()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("detail", JSONType),
+    sa.Column("detail", OptionalJSON),
     sa.UniqueConstraint("enrolment_id", "step", name="uq_tasks_enrolment_step"),
     sa.Index("ix_tasks_state_due", "state", "due_at"),
 )

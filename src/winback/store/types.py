@@ -72,3 +72,5 @@ class Money(sa.TypeDecorator[Decimal]):
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# The same column type, but Python None is stored as SQL NULL rather than JSON `null` (for optional documents).
+OptionalJSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")

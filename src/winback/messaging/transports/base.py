@@ -3,7 +3,11 @@
 A transport never raises for one recipient's failure: it returns a `Delivery` per message, in order. Statuses:
 `sent` (accepted by the next hop), `soft_failed` (temporary; the engine retries with backoff), `failed` (permanent
 for this message), `hard_bounced` (the address does not exist; the engine exits and suppresses), `unknown` (handed
-over but no answer — the engine retries once with the same Message-ID and counts a possible duplicate).
+over but no answer — the engine retries with the same Message-ID and counts a possible duplicate).
+
+`failed` and `hard_bounced` are about one message or recipient. A failure of the sending side — a refused login, an
+unreachable relay, a full disk — is `soft_failed` for every message it touches: those messages were not sent, so
+when the error budget has paused the programme and it is resumed, they go.
 """
 
 from __future__ import annotations
