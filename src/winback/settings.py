@@ -24,6 +24,32 @@ class Settings(BaseSettings):
         "in home (outbox/).")
     mail_from: str = Field(default="winback <noreply@winback.invalid>",
                            description="The From address of messages (WINBACK_MAIL_FROM).")
+    public_url: str = Field(
+        default="https://winback.localhost", description="Where the tracking service answers, for unsubscribe, "
+        "preference and tracking links (WINBACK_PUBLIC_URL); must be https for marketing mail.")
+    postal_address: str | None = Field(
+        default=None, description="The sender's physical postal address, shown in every marketing message "
+        "(WINBACK_POSTAL_ADDRESS); marketing mail is blocked without it.")
+    list_id: str | None = Field(default=None, description="The List-Id of marketing mail (WINBACK_LIST_ID); default "
+                                "winback.<sending domain>.")
+    dkim_selector: str | None = Field(default=None, description="DKIM selector (WINBACK_DKIM_SELECTOR); signing is on "
+                                      "when a key exists in home/dkim/<selector>.key.")
+    secret_keys: str | None = Field(
+        default=None, description="Keys that sign links, `kid:secret,kid2:secret2`, the first signs "
+        "(WINBACK_SECRET_KEYS); default: a key generated once in home/secrets.")
+    templates_dir: Path | None = Field(default=None, description="Your templates (WINBACK_TEMPLATES_DIR), searched "
+                                       "before the shipped ones.")
+    dns: str = Field(default="online", description="DNS lookups for list hygiene (WINBACK_DNS): online or offline.")
+    soft_bounce_limit: int = Field(default=7, ge=1, description="Soft bounces in a row after which an address is "
+                                   "suppressed (WINBACK_SOFT_BOUNCE_LIMIT): suppressed at more than this.")
+    sms_transport: str | None = Field(default=None, description="Where SMS go (WINBACK_SMS_TRANSPORT): memory, "
+                                      "https://… (generic JSON) or twilio://SID:TOKEN@host?from=NUMBER.")
+    webhook_url: str | None = Field(default=None, description="Target of webhook sends (WINBACK_WEBHOOK_URL).")
+    webhook_secret: str | None = Field(default=None, description="HMAC key of webhook signatures "
+                                       "(WINBACK_WEBHOOK_SECRET).")
+    egress_allow: str | None = Field(
+        default=None, description="Hosts or networks webhooks and SMS may reach although private or loopback "
+        "(WINBACK_EGRESS_ALLOW), e.g. 127.0.0.1,10.0.0.0/8.")
     frequency_caps: str | None = Field(
         default=None, description="Global caps on marketing messages per customer (WINBACK_FREQUENCY_CAPS), "
         "e.g. email=2/7d,sms=1/7d; programmes obey them unless they say caps: {global: false}.")
@@ -34,6 +60,13 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError("must be a three-letter ISO 4217 code such as USD or CNY")
         return value.upper()
+
+    @field_validator("dns")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        if value not in ("online", "offline"):
+            raise ValueError("online or offline")
+        return value
 
     @field_validator("frequency_caps")
     @classmethod

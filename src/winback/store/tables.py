@@ -406,3 +406,71 @@ tasks = sa.Table(
 )
 
 COUNTED_TABLES += (programmes, enrolments, ledger, engagements, tasks, list_members, customer_tags)
+
+# --- messaging --------------------------------------------------------------------------------------------------
+
+# Single-use coupon codes. A code is issued once per (enrolment, step) — a retried send reuses it — either from the
+# programme's pre-generated pool (state available → issued) or made at render time; an order carrying the code
+# redeems it.
+coupons = sa.Table(
+    "coupons", metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("programme_id", ID, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # percent | amount | free_shipping
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # available | issued | redeemed | expired | void
+    sa.Column("customer_id", ID),
+    sa.Column("enrolment_id", sa.Integer),
+    sa.Column("step", sa.String(100)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("issued_at", UTCDateTime()),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("redeemed_at", UTCDateTime()),
+    sa.Column("order_id", ID),
+    sa.UniqueConstraint("enrolment_id", "step", name="uq_coupons_enrolment_step"),
+    sa.Index("ix_coupons_programme_state", "programme_id", "state"),
+)
+
+# Things an operator must look at: a sender-reputation block (5.7.x), a complaint rate over its limit …
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("scope", sa.String(320)),  # a sending domain, a programme, a recipient domain
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("detail", OptionalJSON),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("acknowledged_at", UTCDateTime()),
+    sa.Index("ix_alerts_kind_time", "kind", "created_at"),
+)
+
+# Every inbound message (bounce, complaint, auto-reply, anything else) read from a mailbox or a provider webhook,
+# once: processing is idempotent by (source, source_key); what cannot be understood is kept for review.
+inbound_messages = sa.Table(
+    "inbound_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(200), nullable=False),  # maildir:PATH, imap://…, webhook:PROVIDER
+    sa.Column("source_key", sa.String(300), nullable=False),  # file name, IMAP UID, provider event id, or a hash
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # dsn | arf | auto_reply | other | malformed
+    sa.Column("status", sa.String(20), nullable=False),  # processed | ignored | quarantined
+    sa.Column("reason", sa.Text),
+    sa.Column("message_id", sa.String(255)),  # the original message's Message-ID, when found
+    sa.Column("detail", OptionalJSON),
+    sa.Column("raw", sa.LargeBinary),  # kept (capped) for quarantined messages only
+    sa.UniqueConstraint("source", "source_key", name="uq_inbound_messages_source_key"),
+)
+
+# Soft bounces in a row per address: more than the limit suppresses it.
+address_bounces = sa.Table(
+    "address_bounces", metadata,
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("address_key", sa.String(320), primary_key=True),
+    sa.Column("consecutive_soft", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_soft_at", UTCDateTime()),
+    sa.Column("last_hard_at", UTCDateTime()),
+    sa.Column("last_code", sa.String(20)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+COUNTED_TABLES += (coupons, alerts, inbound_messages)
