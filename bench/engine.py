@@ -44,10 +44,10 @@ audience: "customer_id != ''"
 holdout: 0.1
 steps:
   - id: first
-    send: {template: bench/first, subject: We miss you}
+    send: {template: winback/reminder, subject: We miss you}
   - wait: 1h
   - id: second
-    send: {template: bench/second, subject: Still here}
+    send: {template: winback/whats-new, subject: Still here}
 """
 
 

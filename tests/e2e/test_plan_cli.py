@@ -101,7 +101,8 @@ def test_plans_of_playbooks_and_files_json_tables_and_nothing_written(world, sto
     path = world / "mine.yaml"
     path.write_text("programme: mine\naudience: \"stage in ['at_risk', 'dormant']\"\nholdout: 0\n"
                     "forecast: {relative_lift: 0.1, lift_low: 0.1, lift_high: 0.1}\n"
-                    "steps:\n  - send: {template: t/a}\n  - wait: 3d\n  - send: {template: t/b, channel: sms}\n")
+                    "steps:\n  - send: {template: winback/reminder}\n  - wait: 3d\n"
+                    "  - send: {template: winback/whats-new, channel: sms}\n")
     mine = json.loads(run(str(path), "--json").stdout)
     check_consistent(mine)
     assert mine["holdout"] == 0 and mine["treated"] == mine["eligible"]

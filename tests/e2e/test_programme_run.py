@@ -66,7 +66,8 @@ def run_and_check(playbook: str, *, home: Path, url: str | None, outbox: Path, e
     assert started["enrolled"] > 100
 
     worker = as_json(winback("worker", "--simulate", "--json", home=home, url=url,
-                             env={"WINBACK_TRANSPORT": f"maildir:{outbox}"}))
+                             env={"WINBACK_TRANSPORT": f"maildir:{outbox}",
+                                  "WINBACK_POSTAL_ADDRESS": "Example Shop, 1 Example Street, Springfield"}))
     steps = worker["steps"]
     assert steps["possible_duplicates"] == 0 and steps["stale"] == 0 and not steps["paused"]
     assert set(steps["outcomes"]) == {"sent"}  # the maildir accepts everything
@@ -157,7 +158,8 @@ def test_triggered_playbooks_fire_on_fresh_events(store_url, tmp_path):
         started = as_json(winback("programs", "start", playbook, "--json", home=home, url=url))
         assert started["state"] == "running" and "enrolled" not in started  # triggers enrol as events arrive
     worker = as_json(winback("worker", "--simulate", "--json", home=home, url=url,
-                             env={"WINBACK_TRANSPORT": f"maildir:{outbox}"}))
+                             env={"WINBACK_TRANSPORT": f"maildir:{outbox}",
+                                  "WINBACK_POSTAL_ADDRESS": "Example Shop, 1 Example Street, Springfield"}))
     assert worker["steps"]["possible_duplicates"] == 0
 
     received: dict[str, list[str]] = {}

@@ -13,10 +13,10 @@ PROGRAMME = textwrap.dedent("""\
     holdout: 0
     steps:
       - id: hello
-        send: {template: t/hello, subject: {en: Hello, zh: 你好}}
+        send: {template: winback/reminder, subject: {en: Hello, zh: 你好}}
       - wait: 1d
       - id: again
-        send: {template: t/again, subject: Again}
+        send: {template: winback/whats-new, subject: Again}
 """)
 
 
@@ -52,7 +52,8 @@ def test_start_worker_status_and_lifecycle(store_url, tmp_path):
     assert {k: started[k] for k in ("programme", "version", "enrolled", "holdout")} == \
         {"programme": "cli-test", "version": 1, "enrolled": 3, "holdout": 0}
     report = json.loads(winback("worker", "--simulate", "--json", home=tmp_path, url=store_url,
-                                env={"WINBACK_TRANSPORT": f"maildir:{maildir}"}).stdout)
+                                env={"WINBACK_TRANSPORT": f"maildir:{maildir}",
+                                     "WINBACK_POSTAL_ADDRESS": "Example Shop, 1 Example Street"}).stdout)
     assert report["steps"]["handed_over"] == 6 and report["steps"]["outcomes"] == {"sent": 6}
     assert report["steps"]["finished"] == {"completed": 3} and report["steps"]["possible_duplicates"] == 0
     assert len(list((maildir / "new").iterdir())) == 6

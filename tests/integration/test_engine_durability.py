@@ -43,6 +43,7 @@ RUNNER = Path(__file__).with_name("engine_runner.py")
 START = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 SENDER = "shop <news@shop.example>"
 DOMAIN = "shop.example"
+ADDRESS = "Example Shop, 1 Example Street, Springfield"
 
 TWO_SENDS_AND_A_WAIT = """\
 programme: NAME
@@ -50,11 +51,11 @@ audience: "customer_id != ''"
 holdout: HOLDOUT
 steps:
   - id: first
-    send: {template: t/first, subject: SUBJECT}
+    send: {template: winback/reminder, subject: SUBJECT}
   - id: pause
     wait: 1h
   - id: second
-    send: {template: t/second, subject: Again}
+    send: {template: winback/whats-new, subject: Again}
 """
 
 
@@ -112,7 +113,8 @@ def header(payload: bytes, name: str) -> str:
 
 def worker_env(url: str, home: Path, outbox: Path) -> dict[str, str]:
     env = {**os.environ, "WINBACK_DATABASE_URL": url, "WINBACK_HOME": str(home),
-           "WINBACK_TRANSPORT": f"maildir:{outbox}", "WINBACK_MAIL_FROM": SENDER}
+           "WINBACK_TRANSPORT": f"maildir:{outbox}", "WINBACK_MAIL_FROM": SENDER,
+           "WINBACK_POSTAL_ADDRESS": ADDRESS}
     env.pop("WINBACK_FREQUENCY_CAPS", None)
     return env
 
@@ -178,7 +180,7 @@ def test_kill_9_at_random_points_loses_nothing_and_doubles_only_the_counted_wind
     kind = "postgresql" if store_url.startswith("postgresql") else "sqlite"
     rng = random.Random(f"kill-9/{kind}")
     add_customers(engine, range(RECIPIENTS))
-    ws = Workspace(Settings(home=tmp_path / "home", database_url=store_url))
+    ws = Workspace(Settings(home=tmp_path / "home", database_url=store_url, postal_address=ADDRESS))
     started = jobs.start(ws, programme_file(tmp_path, name="durable"))
     ws.close()
     expected = started["enrolled"]
@@ -266,9 +268,9 @@ def test_four_workers_share_one_programme_and_send_each_step_once(store_url, eng
     add_customers(engine, range(RECIPIENTS))
     path = tmp_path / "crowd.yaml"
     path.write_text("programme: crowd\naudience: \"customer_id != ''\"\nholdout: 0.1\nsteps:\n"
-                    "  - {id: one, send: {template: t/one, subject: One}}\n"
-                    "  - {id: two, send: {template: t/two, subject: Two}}\n")
-    ws = Workspace(Settings(home=tmp_path / "home", database_url=store_url))
+                    "  - {id: one, send: {template: winback/reminder, subject: One}}\n"
+                    "  - {id: two, send: {template: winback/whats-new, subject: Two}}\n")
+    ws = Workspace(Settings(home=tmp_path / "home", database_url=store_url, postal_address=ADDRESS))
     started = jobs.start(ws, str(path))
     ws.close()
     expected = started["enrolled"]
@@ -320,7 +322,7 @@ def test_a_stale_worker_cannot_record_over_the_newer_owner(engine, store_url, tm
     and records its own outcome; A's outcome then lands on nothing."""
     add_customers(engine, range(20))
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     jobs.start(ws, programme_file(tmp_path, name="fence", holdout=0))
     ws.close()
     composer = PlainComposer(SENDER)
@@ -370,7 +372,7 @@ def test_claims_of_a_worker_killed_before_its_hand_off_are_sent_once_when_its_le
     to do jumps to the end of the dead worker's lease, and the claims are taken over there (not looped on)."""
     add_customers(engine, range(300))
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     started = jobs.start(ws, programme_file(tmp_path, name="orphans"))
     ws.close()
     composer = PlainComposer(SENDER)
@@ -401,7 +403,7 @@ def sent_once_each(engine: sa.Engine, sinks: list[MemoryTransport], expected: in
 def test_pause_then_resume_continues_from_the_ledger_without_resending(engine, store_url, tmp_path):
     add_customers(engine, range(600))
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     started = jobs.start(ws, programme_file(tmp_path, name="pausing"))
     expected = started["enrolled"]
     first = MemoryTransport()
@@ -426,7 +428,7 @@ def test_pause_then_resume_continues_from_the_ledger_without_resending(engine, s
 def test_the_error_budget_pauses_a_failing_transport_and_resume_sends_only_the_unsent(engine, store_url, tmp_path):
     add_customers(engine, range(600))
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     started = jobs.start(ws, programme_file(tmp_path, name="budget", extra="error_budget: 5\n"))
     expected = started["enrolled"]
     before = MemoryTransport()
@@ -468,7 +470,7 @@ def holdout_of(engine: sa.Engine, programme: str) -> set[str]:
 def test_the_holdout_survives_restarts_edits_and_a_fresh_store(engine, store_url, tmp_path):
     add_customers(engine, range(2_000))
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     v1 = programme_file(tmp_path, name="held", holdout=0.1)
     started = jobs.start(ws, v1)
     held = holdout_of(engine, "held")
@@ -478,7 +480,7 @@ def test_the_holdout_survives_restarts_edits_and_a_fresh_store(engine, store_url
 
     # A restart: a new workspace (a new process, in effect) runs the programme; starting the unchanged file again
     # changes nothing.
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     sink = MemoryTransport()
     jobs.run(ws, until_idle=True, simulate=True, transport=sink, seed=3)
     again = jobs.start(ws, v1)
@@ -504,7 +506,8 @@ def test_the_holdout_survives_restarts_edits_and_a_fresh_store(engine, store_url
     fresh = create_store_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(fresh)
     add_customers(fresh, range(3_000))
-    ws = Workspace(Settings(home=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path / 'fresh.db'}"), clock=clock)
+    ws = Workspace(Settings(home=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path / 'fresh.db'}",
+                            postal_address=ADDRESS), clock=clock)
     jobs.start(ws, v2)
     assert holdout_of(fresh, "held") == both
     ws.close()

@@ -39,7 +39,8 @@ def test_killed_connections_pause_the_worker_and_it_resumes_without_loss(postgre
              "row_hash": "x", "updated_at": now} for i in range(N)])
     programme = tmp_path / "p.yaml"
     programme.write_text("programme: outage\naudience: \"scored() or not scored()\"\nholdout: 0\nsteps:\n"
-                         "  - {id: one, send: {template: t1}}\n  - {id: two, send: {template: t2}}\n")
+                         "  - {id: one, send: {template: winback/reminder}}\n"
+                         "  - {id: two, send: {template: winback/whats-new}}\n")
     ws = Workspace(Settings(home=tmp_path, database_url=url))
     jobs.start(ws, str(programme))
     ws.close()

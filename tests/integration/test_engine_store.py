@@ -17,6 +17,7 @@ from winback.settings import Settings
 from winback.store import tables as t
 
 START = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+ADDRESS = "Example Shop, 1 Example Street, 10115 Berlin"
 
 
 class Clock:
@@ -31,7 +32,7 @@ class Clock:
 def world(engine, store_url, tmp_path):
     """A store with 40 customers (c0…c39), a workspace on it with a movable clock, and a programme writer."""
     clock = Clock(START)
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url), clock=clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS), clock=clock)
     with engine.begin() as conn:
         conn.execute(t.customers.insert(), [
             {"customer_id": f"c{i}", "email": f"c{i}@example.com", "email_key": f"c{i}@example.com",
@@ -79,10 +80,10 @@ TWO_SENDS = """
     holdout: 0
     steps:
       - id: first
-        send: {template: t/first, subject: {en: Hello, zh: 你好}}
+        send: {template: winback/reminder, subject: {en: Hello, zh: 你好}}
       - wait: 2d
       - id: second
-        send: {template: t/second, subject: Again}
+        send: {template: winback/whats-new, subject: Again}
 """
 
 
@@ -180,7 +181,7 @@ TRIGGERED = """
     trigger: {event: EVENT, within: 2d}
     holdout: 0
     steps:
-      - send: {template: t/hello}
+      - send: {template: winback/reminder}
 """
 
 
@@ -228,7 +229,7 @@ WAIT_UNTIL = """
     holdout: 0
     steps:
       - id: ask
-        send: {template: t/ask}
+        send: {template: winback/reminder}
       - wait: {until: [click], timeout: 7d}
       - id: check
         branch:
@@ -236,7 +237,7 @@ WAIT_UNTIL = """
             goto: thanks
           - otherwise: end
       - id: thanks
-        send: {template: t/thanks}
+        send: {template: winback/last-chance}
 """
 
 
@@ -332,7 +333,8 @@ def test_the_error_budget_pauses_the_programme_and_resume_sends_only_the_unsent(
 
 
 def test_global_caps_skip_sends_over_the_limit(world, store_url, tmp_path):
-    ws = Workspace(Settings(home=tmp_path, database_url=store_url, frequency_caps="email=1/7d"), clock=world.clock)
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, frequency_caps="email=1/7d", postal_address=ADDRESS),
+                   clock=world.clock)
     jobs.start(ws, world.programme(TWO_SENDS))
     transport = MemoryTransport()
     try:
@@ -366,8 +368,8 @@ def test_tasks_lists_and_tags(world):
 
 
 def test_status_counts_steps_by_state_variant_and_holdout(world):
-    body = TWO_SENDS.replace("send: {template: t/second, subject: Again}",
-                             "send: {template: t/second, variants: [{name: a}, {name: b}]}")
+    body = TWO_SENDS.replace("send: {template: winback/whats-new, subject: Again}",
+                             "send: {template: winback/whats-new, variants: [{name: a}, {name: b}]}")
     jobs.start(world.ws, world.programme(body))
     world.run()
     prog = jobs.status(world.ws, "two")["programmes"][0]

@@ -36,10 +36,10 @@ PROGRAMME = textwrap.dedent(f"""\
     costs: {{email: 0.01}}
     steps:
       - id: first
-        send: {{template: t/first}}
+        send: {{template: winback/reminder}}
       - wait: 2d
       - id: second
-        send: {{template: t/second, incentive: {{kind: percent, value: 10}}}}
+        send: {{template: winback/whats-new, incentive: {{kind: percent, value: 10}}}}
 """)
 
 # Each group is excluded for one reason, by construction.
@@ -201,7 +201,7 @@ def test_a_trigger_programme_counts_last_months_events_as_next_months_entries(st
         holdout: 0
         steps:
           - id: thank-you
-            send: {template: t/thanks}
+            send: {template: winback/last-chance}
     """)
     before = _row_counts(store)
     plan = _plan(store, text, caps={})

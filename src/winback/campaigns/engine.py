@@ -214,19 +214,33 @@ class StepEngine:
             names = customer_names(conn, [c.customer_id for c, *_ in sends])
         outbound: list[Outbound] = []
         results: list[Delivery | None] = []
+        drafts = []
         for c, d, *_ in sends:
             action = d.send
             assert action is not None
             name, locale = names.get(c.customer_id, (None, None))
-            draft = Draft(enrolment_id=c.enrolment_id, programme_id=c.programme_id, step=action.step,
-                          channel=action.channel, to=action.address, template=action.template,
-                          subject=action.subject, variant=action.variant,
-                          recipient=Recipient(c.customer_id, name, locale), sent_at=now)
-            try:
-                outbound.append(self.composer.compose(draft))
+            drafts.append(Draft(enrolment_id=c.enrolment_id, programme_id=c.programme_id, step=action.step,
+                                channel=action.channel, to=action.address, template=action.template,
+                                subject=action.subject, variant=action.variant,
+                                recipient=Recipient(c.customer_id, name, locale), sent_at=now))
+        batch = getattr(self.composer, "compose_batch", None)
+        composed: list[Outbound | Exception] = []
+        if batch is not None:  # one personalisation query for the batch; a failed draft comes back as its error
+            composed = batch(drafts)
+        else:
+            for draft in drafts:
+                try:
+                    composed.append(self.composer.compose(draft))
+                except ValueError as exc:
+                    composed.append(exc)
+        for item in composed:
+            if isinstance(item, ValueError):  # a header with a line break, a preflight problem …
+                results.append(Delivery("failed", f"cannot compose: {item}"))
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                outbound.append(item)
                 results.append(None)
-            except ValueError as exc:  # a header with a line break, an address that cannot be written …
-                results.append(Delivery("failed", f"cannot compose: {exc}"))
         delivered = iter(self.transport.deliver(outbound) if outbound else [])
         results = [r if r is not None else next(delivered) for r in results]
         message_ids = iter(o.message_id for o in outbound)

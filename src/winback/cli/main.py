@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 
-from winback.cli import data, playbooks, programmes, segments
+from winback.cli import bounces, data, dkim, hygiene, messages, playbooks, programmes, segments
 from winback.cli.output import fail
 from winback.domain.errors import UserError, WinbackError
 from winback.jobs.workspace import Workspace
@@ -25,6 +25,10 @@ data.register(app)
 programmes.register(app)
 segments.register(app)
 playbooks.register(app)
+dkim.register(app)
+messages.register(app)
+hygiene.register(app)
+bounces.register(app)
 
 
 @app.callback()

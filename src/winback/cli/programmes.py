@@ -28,9 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 @programs_app.command("validate")
-def validate(source: Source, as_json: JsonOpt = False) -> None:
+def validate(ctx: typer.Context, source: Source, as_json: JsonOpt = False) -> None:
     """Check a programme file: its schema, segments and step references."""
-    result = jobs.validate(source)
+    result = jobs.validate(ctx.obj, source)
     if as_json:
         emit_json(result)
         return

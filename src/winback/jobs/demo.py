@@ -54,6 +54,7 @@ def run_demo(
 
 
 DEMO_PLAYBOOK = "four-email-winback"
+DEMO_ADDRESS = "winback demo shop, 1 Example Street, Springfield (a made-up address)"
 
 
 def run_playbook(ws: Workspace, *, name: str, now: datetime, say: Callable[[str], None]) -> dict[str, Any]:
@@ -61,7 +62,11 @@ def run_playbook(ws: Workspace, *, name: str, now: datetime, say: Callable[[str]
     from winback.jobs import programmes
     from winback.jobs.plan import plan
 
-    at_world_end = Workspace(settings=ws.settings, clock=lambda: now)
+    settings = ws.settings
+    if not settings.postal_address:  # marketing mail needs one (preflight); the demo's is made up, and says so
+        settings = settings.model_copy(update={"postal_address": DEMO_ADDRESS})
+        say(f"   (WINBACK_POSTAL_ADDRESS is not set: the demo's messages carry {DEMO_ADDRESS!r})")
+    at_world_end = Workspace(settings=settings, clock=lambda: now)
     try:
         forecast = plan(at_world_end, name)
         exp = forecast["expected"]

@@ -15,7 +15,7 @@ from winback.jobs.workspace import Workspace
 
 def plan(ws: Workspace, source: str) -> dict[str, Any]:
     """Who would enter, who is excluded and why, what is sent when, the expected effect and the cost."""
-    pf = load_programme(source)
+    pf = load_programme(source, templates_dir=ws.settings.templates_dir)
     engine = ws.ready_engine()
     with read_only(engine) as conn:
         result = plan_programme(conn, pf.programme, now=ws.clock(), global_caps=ws.settings.caps,

@@ -13,31 +13,86 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from winback.campaigns.definition import Programme
 from winback.campaigns.engine import StepEngine, WorkerConfig
 from winback.campaigns.enrol import enrol
-from winback.campaigns.files import ProgrammeFile, parse_programme, programme_from_definition, read_programme
+from winback.campaigns.files import (
+    ProgrammeError,
+    ProgrammeFile,
+    parse_programme,
+    programme_from_definition,
+    read_programme,
+)
 from winback.campaigns.worker import SimulatedClock, WorkerReport, run_worker
 from winback.domain.errors import NotFoundError, UserError
 from winback.jobs.workspace import Workspace
-from winback.messaging.compose import PlainComposer
+from winback.messaging.compose import Composer
 from winback.messaging.transports import Transport, open_transport
 from winback.store import tables as t
 from winback.store.db import write_transaction
 
 
-def load_programme(source: str) -> ProgrammeFile:
-    """A programme from a file path, or a shipped playbook by name."""
+def load_programme(source: str, *, templates_dir: Path | None = None, check_templates: bool = True) -> ProgrammeFile:
+    """A programme from a file path, or a shipped playbook by name; its email templates must exist and use only
+    known variables (so a mistake shows now, not at send time)."""
     path = Path(source)
     if path.exists() or source.endswith((".yaml", ".yml")) or os.sep in source:
-        return read_programme(path)
-    from winback.campaigns.playbooks import playbook_text
+        pf = read_programme(path)
+    else:
+        from winback.campaigns.playbooks import playbook_text
 
-    text = playbook_text(source)
-    return parse_programme(text, origin=f"playbook {source}")
+        pf = parse_programme(playbook_text(source), origin=f"playbook {source}")
+    if check_templates:
+        problems = template_problems(pf.programme, templates_dir=templates_dir)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise ProgrammeError(f"{pf.origin}: " + "; ".join(problems[:3]) + more)
+    return pf
 
 
-def validate(source: str) -> dict[str, Any]:
-    pf = load_programme(source)
+def template_problems(programme: Programme, *, templates_dir: Path | None = None) -> list[str]:
+    """Every problem of the email templates (and subjects) the programme's send steps use."""
+    from winback.messaging.templates import TemplateLibrary
+
+    library = TemplateLibrary(templates_dir)
+    problems: list[str] = []
+    for step_id, step in zip(programme.step_ids, programme.steps, strict=True):
+        send = step.send
+        if send is None or send.channel != "email":
+            continue
+        for variant in send.variants or [None]:
+            template = (variant.template if variant is not None and variant.template else send.template) or ""
+            subject = variant.subject if variant is not None and variant.subject is not None else send.subject
+            subjects = list(subject.values()) if isinstance(subject, dict) else [subject]
+            for text in subjects:
+                for problem in library.check(template, subject=text):
+                    line = f"step {step_id!r}: {problem}"
+                    if line not in problems:
+                        problems.append(line)
+    return problems
+
+
+def make_composer(ws: Workspace, engine: sa.Engine) -> Composer:
+    """The production composer: templates, personalisation, links, MIME, DKIM (when a key exists), preflight."""
+    from winback.messaging.composer import TemplateComposer
+    from winback.messaging.context import build_contexts, fit_recommender
+    from winback.messaging.templates import TemplateLibrary
+
+    fitted: dict[str, Any] = {}
+
+    def contexts(customer_ids: list[str], now: Any) -> dict[str, dict[str, Any]]:
+        with engine.connect() as conn:
+            if "model" not in fitted:  # co-purchases, fitted once per worker process
+                fitted["model"] = fit_recommender(conn)
+            return build_contexts(conn, customer_ids, now=now, currency_default=ws.settings.currency,
+                                  recommender=fitted["model"])
+
+    return TemplateComposer.from_settings(ws.settings, library=TemplateLibrary(ws.settings.templates_dir),
+                                          contexts=contexts)
+
+
+def validate(ws: Workspace, source: str) -> dict[str, Any]:
+    pf = load_programme(source, templates_dir=ws.settings.templates_dir)
     p = pf.programme
     return {"programme": p.programme, "valid": True, "origin": pf.origin, "steps": p.step_ids,
             "audience": p.audience, "trigger": p.trigger.event if p.trigger else None, "holdout": p.holdout,
@@ -47,7 +102,7 @@ def validate(source: str) -> dict[str, Any]:
 def start(ws: Workspace, source: str) -> dict[str, Any]:
     """Store the programme (a new version when its definition changed) and set it running; an audience
     programme enrols its audience now."""
-    pf = load_programme(source)
+    pf = load_programme(source, templates_dir=ws.settings.templates_dir)
     p = pf.programme
     now = ws.clock()
     engine = ws.ready_engine()
@@ -196,7 +251,7 @@ def make_transport(ws: Workspace) -> Transport:
 
 def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 500, transport: Transport | None = None,
         seed: int | None = None, max_batches: int | None = None, poll: float = 1.0,
-        stop: threading.Event | None = None) -> WorkerReport:
+        stop: threading.Event | None = None, composer: Composer | None = None) -> WorkerReport:
     """Run a worker in this process against the workspace's store."""
     engine = ws.ready_engine()
     simulated = None
@@ -206,7 +261,8 @@ def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 50
         clock = simulated
     transport = transport or make_transport(ws)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    steps = StepEngine(engine, transport=transport, composer=PlainComposer(ws.settings.mail_from), clock=clock,
+    composer = composer or make_composer(ws, engine)
+    steps = StepEngine(engine, transport=transport, composer=composer, clock=clock,
                        config=WorkerConfig(worker_id=worker_id, batch_size=batch_size, global_caps=ws.settings.caps),
                        rng=random.Random(seed))
     try:

@@ -14,6 +14,8 @@ from winback.campaigns.playbooks import playbook_names, playbook_summaries, play
 from winback.cli import playbooks as playbooks_cli
 from winback.domain.errors import NotFoundError
 from winback.jobs.programmes import load_programme, validate
+from winback.jobs.workspace import Workspace
+from winback.settings import Settings
 
 SEEDS = ["b2b-account-recovery", "cart-abandonment", "dormant-reactivation", "four-email-winback",
          "pre-promotion-coupon", "subscription-cancel-save", "three-month-dormant", "welcome-back",
@@ -43,7 +45,7 @@ def test_each_playbook_parses_validates_and_is_named_after_its_file(name):
     p = pf.programme
     assert p.programme == name and p.name and p.description
     assert text.startswith("# ") and "Adapt" in text  # the header says what it is for and what to change
-    result = validate(name)  # what `winback programs validate NAME` runs
+    result = validate(Workspace(Settings()), name)  # what `winback programs validate NAME` runs
     assert result["valid"] and result["origin"] == f"playbook {name}" and result["digest"] == pf.digest
     assert load_programme(name).source == text
 
