@@ -27,7 +27,7 @@ from winback.campaigns.worker import SimulatedClock, WorkerReport, run_worker
 from winback.domain.errors import NotFoundError, UserError
 from winback.jobs.workspace import Workspace
 from winback.messaging.compose import Composer
-from winback.messaging.transports import Transport, open_transport
+from winback.messaging.transports import Transport
 from winback.store import tables as t
 from winback.store.db import write_transaction
 
@@ -246,7 +246,10 @@ def _iso(value: Any) -> str | None:
 
 
 def make_transport(ws: Workspace) -> Transport:
-    return open_transport(ws.settings.transport_spec)
+    """Email through WINBACK_TRANSPORT, SMS through WINBACK_SMS_TRANSPORT, webhooks to WINBACK_WEBHOOK_URL."""
+    from winback.messaging.transports.router import open_transports
+
+    return open_transports(ws.settings)
 
 
 def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 500, transport: Transport | None = None,

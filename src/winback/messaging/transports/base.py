@@ -56,15 +56,19 @@ class Transport(Protocol):
 
 
 def open_transport(spec: str) -> Transport:
-    """`memory` or `maildir:PATH` (the messaging layer adds `smtp://…` and the other channels)."""
+    """`memory`, `maildir:PATH` or `smtp://user:pass@host:port?tls=starttls|implicit|none&pool=8&per_domain=4`."""
     from winback.messaging.transports.maildir import MaildirTransport
     from winback.messaging.transports.memory import MemoryTransport
 
     if spec == "memory":
         return MemoryTransport()
+    if spec.startswith("smtp://"):
+        from winback.messaging.transports.smtp import SmtpTransport
+
+        return SmtpTransport.from_spec(spec)
     if spec.startswith("maildir:"):
         path = spec.removeprefix("maildir:")
         if not path:
             raise ConfigError("WINBACK_TRANSPORT=maildir:PATH needs a directory, e.g. maildir:.winback/outbox")
         return MaildirTransport(path)
-    raise ConfigError(f"WINBACK_TRANSPORT={spec!r} is not a transport; use memory or maildir:PATH")
+    raise ConfigError(f"WINBACK_TRANSPORT={spec!r} is not a transport; use memory, maildir:PATH or smtp://…")
