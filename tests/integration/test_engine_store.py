@@ -304,6 +304,8 @@ def test_soft_failures_retry_with_the_same_message_id_then_fail_visibly(world):
             return Delivery("soft_failed", "451 4.7.1 try later", "4.7.1")
         if message.customer_id == "c7" and len(tries["c7"]) == 1:
             return Delivery("unknown", "connection lost after DATA")
+        if message.customer_id == "c8" and message.step == "first":
+            return Delivery("unknown", "connection lost after DATA")
         return Delivery("sent")
 
     world.run(MemoryTransport(respond))
@@ -313,6 +315,10 @@ def test_soft_failures_retry_with_the_same_message_id_then_fail_visibly(world):
     c7 = next(r for r in world.ledger() if r["customer_id"] == "c7" and r["step"] == "first")
     assert (c7["state"], c7["attempts"], c7["possible_duplicate"]) == ("sent", 2, True)
     assert tries["c7"][0] == tries["c7"][1]
+    # A lost reply is retried once with the same Message-ID; a second lost reply is final.
+    c8 = next(r for r in world.ledger() if r["customer_id"] == "c8" and r["step"] == "first")
+    assert (c8["state"], c8["reason"], c8["attempts"]) == ("failed", "unknown_outcome", 2)
+    assert [m for m in tries["c8"] if "first" in m] == [tries["c8"][0]] * 2
 
 
 def test_the_error_budget_pauses_the_programme_and_resume_sends_only_the_unsent(world):

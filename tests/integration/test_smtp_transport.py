@@ -280,7 +280,7 @@ def test_through_the_engine_every_message_is_accepted_once_or_reported(engine, s
         "c7": ("failed", "retries_exhausted", 3),  # 552 5.2.2 mailbox full: soft, never a suppression
         "c3": ("failed", "hard_bounce", 1),
         "c4": ("failed", "rejected", 1),  # 554 5.7.1 blocked: not suppressed
-        "c5": ("failed", "unknown_outcome", 3),  # dropped after the body every time
+        "c5": ("failed", "unknown_outcome", 2),  # dropped after the body: one more try with the same Message-ID
     }
     assert suppressed == {"r550@c3.test"}
     peer.stop()

@@ -222,7 +222,8 @@ class StepEngine:
             drafts.append(Draft(enrolment_id=c.enrolment_id, programme_id=c.programme_id, step=action.step,
                                 channel=action.channel, to=action.address, template=action.template,
                                 subject=action.subject, variant=action.variant,
-                                recipient=Recipient(c.customer_id, name, locale), sent_at=now))
+                                recipient=Recipient(c.customer_id, name, locale), sent_at=now,
+                                incentive=action.incentive))
         batch = getattr(self.composer, "compose_batch", None)
         composed: list[Outbound | Exception] = []
         if batch is not None:  # one personalisation query for the batch; a failed draft comes back as its error
@@ -257,7 +258,7 @@ class StepEngine:
             ledger = self._ledger_rows(conn, [c.enrolment_id for c, *_ in sends])
             updates, applied, suppress = [], [], []
             failures: dict[str, list[bool]] = {}
-            for (c, d, _before, attempts, _dup), result, mid in zip(sends, results, mids, strict=True):
+            for (c, d, before, attempts, _dup), result, mid in zip(sends, results, mids, strict=True):
                 if c.enrolment_id not in owned:
                     report.stale += 1
                     continue
@@ -266,7 +267,8 @@ class StepEngine:
                 report.outcomes[status] += 1
                 report.steps += 1
                 failures.setdefault(c.programme_id, []).append(status not in ("sent", "hard_bounced"))
-                exhausted = attempts >= program.retries.max_attempts
+                # A lost reply is retried once, with the same Message-ID; a second one in a row is final.
+                exhausted = attempts >= program.retries.max_attempts or (status == "unknown" and before == "unknown")
                 state = {"sent": "sent", "failed": "failed", "hard_bounced": "failed"}.get(status)
                 if state is None:
                     state = "failed" if exhausted else status  # soft_failed | unknown → retried
