@@ -80,6 +80,7 @@ class SendAction:
     subject: str | dict[str, str] | None
     variant: str | None
     marketing: bool
+    incentive: Any = None  # the step's `Incentive` (a coupon is issued at composition), or None
 
 
 @dataclass
@@ -280,7 +281,7 @@ def _send(programme: Programme, step_id: str, send: Send, position: Position, fa
         subject = chosen.subject if chosen.subject is not None else subject
     assert template is not None
     action = SendAction(step=step_id, channel=channel, address=address, template=template, subject=subject,
-                        variant=variant, marketing=send.marketing)
+                        variant=variant, marketing=send.marketing, incentive=send.incentive)
     return Decision(step=step_id, due_at=None, send=action, step_started_at=started)
 
 

@@ -40,6 +40,7 @@ class Draft:
     variant: str | None
     recipient: Recipient
     sent_at: Any  # datetime of the hand-off (the engine's clock)
+    incentive: Any = None  # the step's `Incentive`: the composer issues a coupon for it
 
 
 class Composer(Protocol):
