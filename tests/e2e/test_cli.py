@@ -15,7 +15,9 @@ from winback.store.migrate import head_version
 COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["score"], ["customers"],
             ["customers", "show"], ["datasets"], ["datasets", "load"], ["datasets", "generate"],
             ["datasets", "evaluate"], ["programs"], ["programs", "validate"], ["programs", "start"],
-            ["programs", "pause"], ["programs", "resume"], ["programs", "stop"], ["programs", "status"], ["worker"]]
+            ["programs", "pause"], ["programs", "resume"], ["programs", "stop"], ["programs", "status"], ["worker"],
+            ["programs", "plan"], ["playbooks"], ["messages"], ["dkim"], ["bounces"], ["hygiene"], ["coupons"],
+            ["tasks"]]
 
 
 def winback(*args: str, home: Path, url: str | None = None, check: bool = True,

@@ -57,7 +57,19 @@ def schedule(engine: sa.Engine, *, now: datetime, sweep_exits: bool = True) -> S
                 if n:
                     report.exited[programme.programme] = n
         report.woken = _wake(conn, now)
+        _redeem_coupons(conn, now)
     return report
+
+
+def _redeem_coupons(conn: sa.Connection, now: datetime) -> None:
+    """Coupons used by orders updated in the last day (idempotent, so the overlap between passes is harmless);
+    nothing to do, and no scan of orders, while no coupon is out."""
+    from winback.messaging.coupons import expire, redeem_orders
+
+    out = conn.scalar(sa.select(t.coupons.c.code).where(t.coupons.c.state.in_(("issued", "expired"))).limit(1))
+    if out is not None:
+        redeem_orders(conn, now=now, since=now - timedelta(days=1))
+        expire(conn, now)
 
 
 def _enrol_new(conn: sa.Connection, row: dict[str, Any], programme: Programme, now: datetime) -> EnrolResult | None:

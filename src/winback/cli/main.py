@@ -6,7 +6,18 @@ import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 
-from winback.cli import bounces, data, dkim, hygiene, messages, playbooks, programmes, segments
+from winback.cli import (
+    bounces,
+    coupons,
+    data,
+    dkim,
+    hygiene,
+    messages,
+    playbooks,
+    programmes,
+    segments,
+    tasks,
+)
 from winback.cli.output import fail
 from winback.domain.errors import UserError, WinbackError
 from winback.jobs.workspace import Workspace
@@ -29,6 +40,8 @@ dkim.register(app)
 messages.register(app)
 hygiene.register(app)
 bounces.register(app)
+coupons.register(app)
+tasks.register(app)
 
 
 @app.callback()

@@ -41,10 +41,20 @@ def ingest(
     currency: str | None = None, progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     engine = ws.ready_engine()
-    return ingest_file(
+    summary = ingest_file(
         engine, entity, path, now=ws.clock(), default_currency=currency or ws.settings.currency,
         mapping_path=mapping, encoding=encoding, fallback_quarantine_dir=ws.home / "quarantine", progress=progress,
     )
+    if entity == "orders":  # coupons the imported orders used
+        from datetime import timedelta
+
+        from winback.messaging.coupons import redeem_orders
+        from winback.store.db import write_transaction
+
+        now = ws.clock()
+        with write_transaction(engine) as conn:
+            redeem_orders(conn, now=now, since=now - timedelta(days=1))
+    return summary
 
 
 def show_customer(ws: Workspace, customer_id: str) -> dict[str, Any]:

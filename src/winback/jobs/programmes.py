@@ -87,8 +87,14 @@ def make_composer(ws: Workspace, engine: sa.Engine) -> Composer:
             return build_contexts(conn, customer_ids, now=now, currency_default=ws.settings.currency,
                                   recommender=fitted["model"])
 
+    def coupons(drafts: Any) -> dict[tuple[int, str], dict[str, Any]]:
+        from winback.messaging.coupons import issue_for_drafts
+
+        with write_transaction(engine) as conn:  # expiry = sent_at + incentive.expires; a retry gets the same code
+            return issue_for_drafts(conn, drafts)
+
     return TemplateComposer.from_settings(ws.settings, library=TemplateLibrary(ws.settings.templates_dir),
-                                          contexts=contexts)
+                                          contexts=contexts, coupons=coupons)
 
 
 def validate(ws: Workspace, source: str) -> dict[str, Any]:

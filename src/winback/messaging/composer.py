@@ -50,7 +50,8 @@ class TemplateComposer:
 
     def __init__(self, library: RendersTemplates, links: LinkBuilder, *, sender: str, contexts: ContextSource,
                  postal_address: str | None, list_id: str | None = None, dkim: DkimSigner | None = None,
-                 marketing: bool = True, sender_id: str = "winback") -> None:
+                 marketing: bool = True, sender_id: str = "winback",
+                 coupons: Callable[[Sequence[Draft]], dict[tuple[int, str], dict[str, Any]]] | None = None) -> None:
         name, addr = parseaddr(sender)
         if "@" not in addr:
             raise ConfigError(f"sender {sender!r} is not an email address (WINBACK_MAIL_FROM)")
@@ -66,14 +67,17 @@ class TemplateComposer:
         self.marketing = marketing
         self.sender_id = _feedback_part(sender_id)
         self._plain = PlainComposer(sender)
+        self.coupons = coupons  # issues the coupons of a batch's incentive drafts, keyed by (enrolment_id, step)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, library: RendersTemplates, contexts: ContextSource) -> TemplateComposer:
+    def from_settings(cls, settings: Any, *, library: RendersTemplates, contexts: ContextSource,
+                      coupons: Callable[[Sequence[Draft]], dict[tuple[int, str], dict[str, Any]]] | None = None,
+                      ) -> TemplateComposer:
         """Wiring for the fronts: links, DKIM (when a key exists in home/dkim) and the sender from settings."""
         domain = parseaddr(settings.mail_from)[1].rpartition("@")[2]
         dkim = DkimSigner.from_home(settings.home, settings.dkim_selector, domain) if settings.dkim_selector else None
         return cls(library, LinkBuilder.from_settings(settings), sender=settings.mail_from, contexts=contexts,
-                   postal_address=settings.postal_address, list_id=settings.list_id, dkim=dkim)
+                   postal_address=settings.postal_address, list_id=settings.list_id, dkim=dkim, coupons=coupons)
 
     def compose(self, draft: Draft) -> Outbound:
         result = self.compose_batch([draft])[0]
@@ -88,20 +92,23 @@ class TemplateComposer:
         if emails:
             ids = list(dict.fromkeys(d.recipient.customer_id for d in emails))
             contexts = self.contexts(ids, emails[0].sent_at)
+        offers = [d for d in emails if getattr(d, "incentive", None) is not None]
+        coupons = self.coupons(offers) if offers and self.coupons is not None else {}
         out: list[Outbound | Exception] = []
         for draft in drafts:
             try:
                 if draft.channel != "email":
                     out.append(self._plain.compose(draft))
                 else:
-                    out.append(self._email(draft, contexts.get(draft.recipient.customer_id)))
+                    out.append(self._email(draft, contexts.get(draft.recipient.customer_id),
+                                           coupons.get((draft.enrolment_id, draft.step))))
             except ValueError as exc:
                 out.append(exc)
             except UserError as exc:  # a template that is missing or breaks a cap: this message fails, not the run
                 out.append(ComposeError(str(exc)))
         return out
 
-    def _email(self, draft: Draft, base: dict[str, Any] | None) -> Outbound:
+    def _email(self, draft: Draft, base: dict[str, Any] | None, coupon: dict[str, Any] | None = None) -> Outbound:
         if base is None:
             raise ComposeError(f"no personalisation context for customer {draft.recipient.customer_id!r}")
         cid = draft.recipient.customer_id
@@ -111,6 +118,8 @@ class TemplateComposer:
         context = {**base, "unsubscribe_url": unsubscribe_url, "preferences_url": self.links.preferences_url(cid),
                    "view_in_browser_url": self.links.view_url(key), "postal_address": self.postal_address or "",
                    "sender_name": self.sender_name or self.domain}
+        if coupon is not None:
+            context["coupon"] = coupon
         context.setdefault("coupon", None)
         locale = draft.recipient.locale or base.get("locale")
         subject = localised(draft.subject, locale, draft.template)

@@ -63,6 +63,7 @@ orders = sa.Table(
     sa.Column("channel", sa.String(100)),
     *_audit(),
     sa.Index("ix_orders_customer_time", "customer_id", "ordered_at"),
+    sa.Index("ix_orders_updated_at", "updated_at"),  # what changed lately: coupon redemption in each worker pass
 )
 
 order_items = sa.Table(
