@@ -214,7 +214,7 @@ class StepEngine:
             names = customer_names(conn, [c.customer_id for c, *_ in sends])
         outbound: list[Outbound] = []
         results: list[Delivery | None] = []
-        drafts = []
+        drafts: list[Draft] = []
         for c, d, *_ in sends:
             action = d.send
             assert action is not None
@@ -234,19 +234,20 @@ class StepEngine:
                     composed.append(self.composer.compose(draft))
                 except ValueError as exc:
                     composed.append(exc)
+        handed: list[Outbound | None] = []  # per send: the message handed over, or None when it could not be made
         for item in composed:
             if isinstance(item, ValueError):  # a header with a line break, a preflight problem …
                 results.append(Delivery("failed", f"cannot compose: {item}"))
+                handed.append(None)
             elif isinstance(item, Exception):
                 raise item
             else:
                 outbound.append(item)
                 results.append(None)
+                handed.append(item)
         delivered = iter(self.transport.deliver(outbound) if outbound else [])
         results = [r if r is not None else next(delivered) for r in results]
-        message_ids = iter(o.message_id for o in outbound)
-        mids = [None if r is not None and r.detail.startswith("cannot compose") else next(message_ids, None)
-                for r in results]
+        mids = [o.message_id if o is not None else None for o in handed]
         report.handed_over += len(outbound)
         self._outcome(sends, results, mids, programmes, facts, now, report)
 
