@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.messaging.recommend import CoPurchase, fit_co_purchase, recommend
 from winback.store import tables as t
 
@@ -44,7 +45,6 @@ CONTEXT_VARIABLES: dict[str, str] = {
 
 DEFAULT_NAME = {"en": "there", "zh": "朋友"}
 CHUNK = 500  # ids per IN (…) list
-CLOSED = ("cancelled", "canceled", "refunded", "failed")
 
 
 def _lang(locale: str | None) -> str:
@@ -64,7 +64,7 @@ def fit_recommender(conn: sa.Connection) -> CoPurchase:
     """Co-purchase counts over every customer's order items (once per batch, or cached by the caller)."""
     rows = conn.execute(sa.select(t.orders.c.customer_id, t.order_items.c.sku).distinct()
                         .select_from(t.orders.join(t.order_items, t.orders.c.order_id == t.order_items.c.order_id))
-                        .where(t.orders.c.status.not_in(CLOSED)))
+                        .where(t.orders.c.status.not_in(EXCLUDED_ORDER_STATUSES)))
     categories = dict(conn.execute(sa.select(t.products.c.sku, t.products.c.category)).all())
     return fit_co_purchase(((r[0], r[1]) for r in rows), categories)
 
@@ -92,7 +92,7 @@ def build_contexts(conn: sa.Connection, customer_ids: Sequence[str], *, now: dat
         orders: dict[str, list[Any]] = defaultdict(list)
         for r in conn.execute(sa.select(t.orders.c.customer_id, t.orders.c.order_id, t.orders.c.ordered_at,
                                         t.orders.c.amount, t.orders.c.currency)
-                              .where(t.orders.c.customer_id.in_(ids), t.orders.c.status.not_in(CLOSED),
+                              .where(t.orders.c.customer_id.in_(ids), t.orders.c.status.not_in(EXCLUDED_ORDER_STATUSES),
                                      t.orders.c.ordered_at <= now)
                               .order_by(t.orders.c.ordered_at.desc(), t.orders.c.order_id.desc())):
             orders[r.customer_id].append(r)

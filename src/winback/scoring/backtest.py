@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
 
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.scoring.classifier import ChurnClassifier
 from winback.scoring.metrics import evaluate
 from winback.scoring.rfm import rfm_scores
@@ -48,7 +49,7 @@ def churn_labels(orders: pa.Table, customer_ids: pd.Series, *, as_of: datetime, 
     end = as_of + timedelta(days=horizon_days)
     at = pa.scalar(as_of, orders["ordered_at"].type)
     until = pa.scalar(end, orders["ordered_at"].type)
-    valid = pc.invert(pc.is_in(orders["status"], pa.array(["cancelled", "refunded"])))
+    valid = pc.invert(pc.is_in(orders["status"], pa.array(list(EXCLUDED_ORDER_STATUSES))))
     window = pc.and_(pc.and_(pc.greater(orders["ordered_at"], at), pc.less_equal(orders["ordered_at"], until)), valid)
     bought = set(orders.filter(window)["customer_id"].to_pylist())
     return np.array([0 if c in bought else 1 for c in customer_ids], dtype=int)
@@ -57,7 +58,7 @@ def churn_labels(orders: pa.Table, customer_ids: pd.Series, *, as_of: datetime, 
 def future_occasions(orders: pa.Table, customer_ids: pd.Series, *, as_of: datetime, horizon_days: int) -> int:
     """Purchase occasions (customer-days) in the horizon, among the given customers."""
     frame = orders.select(["customer_id", "ordered_at", "status"]).to_pandas()
-    frame = frame[frame["customer_id"].isin(set(customer_ids)) & ~frame["status"].isin(["cancelled", "refunded"])]
+    frame = frame[frame["customer_id"].isin(set(customer_ids)) & ~frame["status"].isin(EXCLUDED_ORDER_STATUSES)]
     at, end = pd.Timestamp(as_of), pd.Timestamp(as_of + timedelta(days=horizon_days))
     frame = frame[(frame["ordered_at"] > at) & (frame["ordered_at"] <= end)]
     return int(frame.assign(day=frame["ordered_at"].dt.date)[["customer_id", "day"]].drop_duplicates().shape[0])

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.store import tables as t
 
 
@@ -37,7 +38,7 @@ def customer_view(conn: sa.Connection, customer_id: str, *, recent: int = 10) ->
         return None
     profile = {k: _plain(v) for k, v in row._mapping.items() if k not in ("row_hash", "import_id", "email_key")}
     o = t.orders
-    kept = (o.c.customer_id == customer_id, o.c.status.notin_(("cancelled", "refunded")))
+    kept = (o.c.customer_id == customer_id, o.c.status.notin_(EXCLUDED_ORDER_STATUSES))
     totals = conn.execute(sa.select(sa.func.count(), sa.func.min(o.c.ordered_at), sa.func.max(o.c.ordered_at))
                           .where(*kept)).one()
     revenue = {cur: float(amount) for cur, amount in conn.execute(
