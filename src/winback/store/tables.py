@@ -475,3 +475,58 @@ address_bounces = sa.Table(
 )
 
 COUNTED_TABLES += (coupons, alerts, inbound_messages)
+
+# --- tracking ---------------------------------------------------------------------------------------------------
+
+# The links of each message as rendered: a click token names (enrolment, step, link), and the tracking service
+# redirects only to a URL recorded here. Written before the message is handed over; a retry that renders the same
+# URL again finds its row (link_key is a hash of the URL), a changed URL adds one.
+message_links = sa.Table(
+    "message_links", metadata,
+    sa.Column("enrolment_id", sa.Integer, primary_key=True),
+    sa.Column("step", sa.String(100), primary_key=True),
+    sa.Column("link_key", sa.String(16), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("programme_id", ID, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Keys for servers calling the real-time API: the secret is shown once; only its SHA-256 is stored.
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("key_id", sa.String(40), primary_key=True),  # the public part, printed in the key before its secret
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", OptionalJSON),  # null = every scope
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+# What a customer chose in the preference centre.
+customer_preferences = sa.Table(
+    "customer_preferences", metadata,
+    sa.Column("customer_id", ID, primary_key=True),
+    sa.Column("topics", OptionalJSON),  # list of topic names they want; null = all
+    sa.Column("frequency", sa.String(20)),  # weekly | monthly | null (no limit of their own)
+    sa.Column("paused_until", UTCDateTime()),
+    sa.Column("channels", OptionalJSON),  # list of channels they accept; null = all
+    sa.Column("language", sa.String(20)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(200)),
+)
+
+# Requests to the tracking service that were refused (bad token, unknown link …), counted so that every request is
+# accounted for; the reason is kept here, never shown to the caller.
+tracking_rejects = sa.Table(
+    "tracking_rejects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("route", sa.String(20), nullable=False),  # open | click | unsubscribe | preferences | survey | view
+    sa.Column("reason", sa.String(60), nullable=False),
+    sa.Column("detail", OptionalJSON),
+    sa.Index("ix_tracking_rejects_at", "at"),
+)
+
+COUNTED_TABLES += (message_links, api_keys, customer_preferences, tracking_rejects)
