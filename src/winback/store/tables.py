@@ -530,3 +530,35 @@ tracking_rejects = sa.Table(
 )
 
 COUNTED_TABLES += (message_links, api_keys, customer_preferences, tracking_rejects)
+
+# --- people -------------------------------------------------------------------------------------------------------
+
+# The people who use the dashboard and the REST API, with one role each (docs/users.md).
+users = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # lower-cased
+    sa.Column("name", sa.String(200)),
+    sa.Column("role", sa.String(20), nullable=False),  # admin | marketer | account_manager | viewer
+    sa.Column("password_hash", sa.String(200), nullable=False),  # argon2id, with its parameters
+    sa.Column("language", sa.String(10)),  # zh | en (null: the browser's)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_login_at", UTCDateTime()),
+    sa.Column("disabled_at", UTCDateTime()),
+)
+
+# Dashboard sessions: the cookie carries a random token, only its SHA-256 is stored; each has its CSRF token.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Index("ix_sessions_user", "user_id"),
+)
+
+COUNTED_TABLES += (users, sessions)
