@@ -8,9 +8,13 @@ and `SmtpTransport` (pool 8) into the count-only aiosmtpd peer of the integratio
 
 Measured, each on its own:
 - contexts: `build_contexts` in batches of 500 (the engine's batch) — contexts/s;
-- stages: per-message cost of render (Jinja), CSS inline, text derivation (inscriptis), MIME, DKIM, preflight;
+- stages: per-message cost of the link tokens, render (Jinja), the text part (the shipped .txt), CSS inline, click and
+  open tracking (links through the tracking service, the pixel), MIME, DKIM, preflight;
 - compose: `compose_batch` on precomputed contexts (the store's contexts, reused cyclically: message n goes to
-  customer n % customers, with its own enrolment id, tokens and Message-ID) — messages/s;
+  customer n % customers, with its own enrolment id, tokens and Message-ID) — messages/s; with WINBACK_SHOP_URL
+  and WINBACK_PRODUCT_URL set, so the button and the product names are tracked links;
+- baseline_compose_text_derived: the same with the text part derived from the HTML by inscriptis (what a template
+  without a written .txt costs, and what every shipped template cost before they had one);
 - send: `SmtpTransport.deliver` of already composed messages — messages/s;
 - pipeline, one process: compose a batch, deliver it, repeat;
 - pipeline, pool: `--workers` processes compose (each builds its own library, signer and links; drafts go in,
@@ -19,10 +23,6 @@ Measured, each on its own:
 The contexts are precomputed for compose, send and both pipelines (their cost is the `contexts` line).
 
     python bench/messaging.py [--messages 200000] [--single 20000] [--compose 10000] [--customers 2000] [--workers 2]
-                              [--text-part]
-
-`compose_with_text_part` is compose-alone with a hand-written `.txt` part beside the shipped HTML (see TEXT_PARTS);
-`--text-part` makes both pipelines use it too.
 
 Prints the figures and writes them to bench/results/messaging.json.
 """
@@ -57,17 +57,20 @@ from winback.messaging.compose import Draft, Recipient  # noqa: E402
 from winback.messaging.composer import TemplateComposer  # noqa: E402
 from winback.messaging.context import build_contexts  # noqa: E402
 from winback.messaging.dkim import DkimSigner, generate_key, load_key  # noqa: E402
+from winback.messaging.links import track_links  # noqa: E402
 from winback.messaging.mime import MessageParts, build_message  # noqa: E402
 from winback.messaging.preflight import preflight  # noqa: E402
 from winback.messaging.templates import TemplateLibrary, html_to_text, lang_of  # noqa: E402
 from winback.messaging.transports.smtp import SmtpTransport, parse_smtp_spec  # noqa: E402
 from winback.store import tables as t  # noqa: E402
-from winback.tracking.tokens import LinkBuilder, TokenSigner, environment_id  # noqa: E402
+from winback.tracking.tokens import LinkBuilder, TokenSigner, environment_id, link_key  # noqa: E402
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 SENDER = "Tea House <news@shop.example>"
 ADDRESS = "Tea House, 1 Harbour Road, Leith EH6 6LX"
 PUBLIC_URL = "https://t.shop.example"
+SHOP_URL = "https://shop.example/"
+PRODUCT_URL = "https://shop.example/p/{sku}"
 TEMPLATE = "winback/whats-new"
 BATCH = 500
 AUDIT = {"row_hash": "h", "updated_at": NOW}
@@ -117,24 +120,16 @@ def drafts(start: int, count: int, customers: int) -> list[Draft]:
     return out
 
 
-TEXT_PARTS = {  # `--text-part`: a hand-written text part, so the text is rendered, not derived from the HTML
-    "whats-new.txt": "Hi {{ greeting_name }},\n\nA lot has arrived since your last visit.\n"
-                     "{% for p in whats_new %}- {{ p.name }}: {{ p.price | format_currency(currency) }}\n{% endfor %}"
-                     "{% for p in recommendations %}- {{ p.name }}: {{ p.price | format_currency(currency) }}\n"
-                     "{% endfor %}\nSee what's new: {{ view_in_browser_url }}\n\n"
-                     "Unsubscribe: {{ unsubscribe_url }}\nPreferences: {{ preferences_url }}\n{{ postal_address }}\n",
-    "whats-new.zh.txt": "{{ greeting_name }}，您好：\n\n自您上次光临以来，我们上了不少新品。\n"
-                        "{% for p in whats_new %}- {{ p.name }}：{{ p.price | format_currency(currency) }}\n"
-                        "{% endfor %}\n查看新品：{{ view_in_browser_url }}\n\n退订：{{ unsubscribe_url }}\n"
-                        "偏好设置：{{ preferences_url }}\n{{ postal_address }}\n",
-}
+def derived_text_dir(workdir: Path) -> Path:
+    """A templates directory holding the shipped HTML of TEMPLATE without its .txt parts: the text part is then
+    derived from the HTML (inscriptis), as for any user template without a written text part — the baseline."""
+    from importlib import resources
 
-
-def text_parts_dir(workdir: Path) -> Path:
-    root = workdir / "templates"
+    root = workdir / "templates-derived"
     (root / "winback").mkdir(parents=True, exist_ok=True)
-    for name, body in TEXT_PARTS.items():
-        (root / "winback" / name).write_text(body)
+    shipped = resources.files("winback.messaging") / "templates" / "winback"
+    for name in ("whats-new.html", "whats-new.zh.html"):
+        (root / "winback" / name).write_text((shipped / name).read_text(encoding="utf-8"), encoding="utf-8")
     return root
 
 
@@ -143,7 +138,8 @@ def make_composer(home: Path, contexts: dict[str, dict[str, Any]], templates: Pa
                         PUBLIC_URL)
     signer = DkimSigner("shop.example", [load_key(home, "bench")])
     return TemplateComposer(TemplateLibrary(templates), links, sender=SENDER, postal_address=ADDRESS, dkim=signer,
-                            contexts=lambda ids, now: {i: contexts[i] for i in ids if i in contexts})
+                            contexts=lambda ids, now: {i: contexts[i] for i in ids if i in contexts},
+                            shop_url=SHOP_URL, product_url=PRODUCT_URL)
 
 
 def compose_all(composer: TemplateComposer, batch: Sequence[Draft]) -> list[Any]:
@@ -172,36 +168,51 @@ def measure_contexts(engine: sa.Engine, customers: int) -> dict[str, Any]:
 
 def measure_stages(composer: TemplateComposer, contexts: dict[str, dict[str, Any]], count: int) -> dict[str, float]:
     """Per-message microseconds of each stage, run the way `TemplateComposer._email` and `TemplateLibrary.render`
-    run them."""
+    run them (the text part: the shipped .txt template when there is one, else derived from the HTML)."""
     lib: TemplateLibrary = composer.library  # type: ignore[assignment]
-    totals = dict.fromkeys(("links", "render", "css_inline", "text_derivation", "mime", "dkim", "preflight"), 0.0)
+    stages = ("tokens", "render", "text_part", "css_inline", "link_tracking", "mime", "dkim", "preflight")
+    totals = dict.fromkeys(stages, 0.0)
+    derived = 0
     for d in drafts(0, count, len(contexts)):
         base = contexts[d.recipient.customer_id]
+        cid, eid = d.recipient.customer_id, d.enrolment_id
         clock = time.perf_counter()
-        token = composer.links.unsubscribe_token(d.recipient.customer_id, d.enrolment_id, d.step)
+        token = composer.links.unsubscribe_token(cid, eid, d.step)
         ctx = {**base, "unsubscribe_url": f"{PUBLIC_URL}/u/{token}",
-               "preferences_url": composer.links.preferences_url(d.recipient.customer_id),
-               "view_in_browser_url": composer.links.view_url(f"{d.enrolment_id}.{d.step}"),
-               "postal_address": ADDRESS, "sender_name": "Tea House", "coupon": None}
+               "preferences_url": composer.links.preferences_url(cid),
+               "view_in_browser_url": composer.links.view_url(customer_id=cid, enrolment_id=eid, step=d.step),
+               "postal_address": ADDRESS, "sender_name": "Tea House", "coupon": None, "shop_url": SHOP_URL}
         lap = time.perf_counter()
-        totals["links"] += lap - clock
+        totals["tokens"] += lap - clock
         locale = base.get("locale")
         lang = lang_of(locale)
-        html_t, _ = lib._templates(TEMPLATE, lang)
+        html_t, text_t = lib._templates(TEMPLATE, lang)
         values = {**ctx, "locale": locale, "lang": lang}
         subject = lib._run(lib._subject(d.subject[lang]), values, what="subject")
         raw = lib._run(html_t, values, what=TEMPLATE)
         clock, lap = lap, time.perf_counter()
         totals["render"] += lap - clock
+        if text_t is not None:
+            text = lib._run(text_t, values, what=TEMPLATE)
+        else:
+            text, derived = html_to_text(raw), derived + 1
+        clock, lap = lap, time.perf_counter()
+        totals["text_part"] += lap - clock
         html = lib._inliner.inline(raw)
         clock, lap = lap, time.perf_counter()
         totals["css_inline"] += lap - clock
-        text = html_to_text(raw)
+
+        def click(url: str, cid: str = cid, eid: int = eid) -> tuple[str, str]:
+            k = link_key(url)
+            return k, composer.links.click_url(customer_id=cid, enrolment_id=eid, step="s", link_key=k, sent_at=NOW)
+
+        tracked = track_links(html, text, click=click, keep=(PUBLIC_URL + "/",),
+                              pixel=composer.links.open_url(customer_id=cid, enrolment_id=eid, step="s", sent_at=NOW))
         clock, lap = lap, time.perf_counter()
-        totals["text_derivation"] += lap - clock
+        totals["link_tracking"] += lap - clock
         msg = build_message(MessageParts(
             from_name="Tea House", from_addr="news@shop.example", to_name=None, to_addr=d.to, subject=subject,
-            date=NOW, message_id=f"<wb.{d.enrolment_id}.s@shop.example>", text=text, html=html,
+            date=NOW, message_id=f"<wb.{d.enrolment_id}.s@shop.example>", text=tracked.text, html=tracked.html,
             unsubscribe_url=ctx["unsubscribe_url"], unsubscribe_mailto="mailto:unsubscribe@shop.example",
             list_id="winback.shop.example", feedback_id="winback:whats-new:a:winback", extra=[]))
         clock, lap = lap, time.perf_counter()
@@ -212,9 +223,11 @@ def measure_stages(composer: TemplateComposer, contexts: dict[str, dict[str, Any
         preflight(signed, marketing=True, signing_domain="shop.example", postal_address=ADDRESS)
         clock, lap = lap, time.perf_counter()
         totals["preflight"] += lap - clock
-    out = {f"{k}_us": round(v / count * 1e6) for k, v in totals.items()}
+    out: dict[str, Any] = {f"{k}_us": round(v / count * 1e6) for k, v in totals.items()}
     out["total_us"] = round(sum(totals.values()) / count * 1e6)
     out["message_bytes"] = len(signed)
+    out["links_tracked"] = len(tracked.links)
+    out["text_part"] = "derived from the HTML" if derived else "rendered from the .txt template"
     return out
 
 
@@ -316,8 +329,6 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=2_000, help="messages for the per-stage breakdown")
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--text-part", action="store_true",
-                        help="both pipelines use a hand-written .txt part instead of deriving it from the HTML")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "messaging.json")
     args = parser.parse_args()
     results: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -341,17 +352,13 @@ def main() -> None:
         report("stages_us_per_message", measure_stages(composer, contexts, args.stages))
         compose, messages = measure_compose(composer, args.customers, args.compose)
         report("compose", compose)
-        templates = text_parts_dir(workdir)
-        with_text = make_composer(workdir, contexts, templates)
-        compose_all(with_text, drafts(0, 50, args.customers))
-        report("compose_with_text_part", measure_compose(with_text, args.customers, args.compose)[0])
+        derived = make_composer(workdir, contexts, derived_text_dir(workdir))
+        compose_all(derived, drafts(0, 50, args.customers))
+        report("baseline_compose_text_derived", measure_compose(derived, args.customers, args.compose)[0])
         report("send", measure_send(messages, workdir))
         del messages
-        chosen = with_text if args.text_part else composer
-        results["pipelines_text_part"] = "hand-written .txt" if args.text_part else "derived from the HTML"
-        report("pipeline_single_process", measure_single(chosen, args.customers, args.single, workdir))
-        report("pipeline_pool", measure_pool(workdir, contexts, args.messages, args.workers, workdir,
-                                             templates if args.text_part else None))
+        report("pipeline_single_process", measure_single(composer, args.customers, args.single, workdir))
+        report("pipeline_pool", measure_pool(workdir, contexts, args.messages, args.workers, workdir, None))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.out}")

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     secret_keys: str | None = Field(
         default=None, description="Keys that sign links, `kid:secret,kid2:secret2`, the first signs "
         "(WINBACK_SECRET_KEYS); default: a key generated once in home/secrets.")
+    shop_url: str | None = Field(default=None, description="The shop's home page (WINBACK_SHOP_URL): where the "
+                                 "buttons in messages lead; messages have no button without it.")
+    product_url: str | None = Field(default=None, description="A product page address with {sku} in it "
+                                    "(WINBACK_PRODUCT_URL), e.g. https://shop.example/p/{sku}: product names in "
+                                    "messages link there.")
+    track_opens: bool = Field(default=True, description="Put an open pixel in email (WINBACK_TRACK_OPENS).")
+    track_clicks: bool = Field(default=True, description="Send links in email through the tracking service "
+                               "(WINBACK_TRACK_CLICKS).")
     templates_dir: Path | None = Field(default=None, description="Your templates (WINBACK_TEMPLATES_DIR), searched "
                                        "before the shipped ones.")
     dns: str = Field(default="online", description="DNS lookups for list hygiene (WINBACK_DNS): online or offline.")
@@ -53,6 +61,13 @@ class Settings(BaseSettings):
     frequency_caps: str | None = Field(
         default=None, description="Global caps on marketing messages per customer (WINBACK_FREQUENCY_CAPS), "
         "e.g. email=2/7d,sms=1/7d; programmes obey them unless they say caps: {global: false}.")
+    provider_webhook_secrets: str | None = Field(
+        default=None, description="Secrets of delivery-provider webhooks, `provider:secret,provider2:secret` "
+        "(WINBACK_PROVIDER_WEBHOOK_SECRETS); a provider without one is refused.")
+    api_rate: float = Field(default=50.0, ge=0, description="Real-time API requests per second per key "
+                            "(WINBACK_API_RATE), 0 = no limit.")
+    api_burst: int = Field(default=100, ge=1, description="Real-time API requests a key may make at once "
+                           "(WINBACK_API_BURST).")
 
     @field_validator("currency")
     @classmethod
@@ -60,6 +75,13 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError("must be a three-letter ISO 4217 code such as USD or CNY")
         return value.upper()
+
+    @field_validator("product_url")
+    @classmethod
+    def _product_url(cls, value: str | None) -> str | None:
+        if value and "{sku}" not in value:
+            raise ValueError("must contain {sku}, e.g. https://shop.example/p/{sku}")
+        return value
 
     @field_validator("dns")
     @classmethod

@@ -128,6 +128,7 @@ def test_orders_redeem_their_customers_codes_within_the_expiry(customers) -> Non
         good, shared, late, lower = (_issue(conn, i, f"c{i}") for i in (1, 2, 3, 4))
     with engine.begin() as conn:
         conn.execute(t.orders.insert(), [
+            _order("o0", "c1", NOW - timedelta(days=1), good.code),  # before the code was sent: not a redemption
             _order("o1", "c1", NOW + timedelta(days=1), cp.display(good.code)),  # hyphens are fine
             _order("o1b", "c1", NOW + timedelta(days=2), good.code),  # a second use changes nothing
             _order("o2", "c5", NOW + timedelta(days=1), shared.code),  # somebody else's code
@@ -140,6 +141,7 @@ def test_orders_redeem_their_customers_codes_within_the_expiry(customers) -> Non
         report = cp.redeem_orders(conn, now=NOW + timedelta(days=10))
         expired = cp.expire(conn, NOW + timedelta(days=10))
     assert (report.redeemed, report.other_customer, report.after_expiry, report.unknown) == (2, 1, 1, 1)
+    assert report.before_issue == 1
     assert int(report) == 2 and expired == 2
     states = _states(engine)
     assert states[good.code] == states[lower.code] == "redeemed"

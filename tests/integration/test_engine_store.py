@@ -406,3 +406,82 @@ def test_unknown_programme_and_bad_transitions_are_clear_errors(world):
     jobs.start(world.ws, world.programme(TWO_SENDS))
     with pytest.raises(UserError, match="is running; cannot resume"):
         jobs.set_state(world.ws, "two", "resume")
+
+
+def test_tracked_links_are_recorded_before_the_messages_leave(world, store_url, tmp_path):
+    ws = Workspace(Settings(home=tmp_path, database_url=store_url, postal_address=ADDRESS,
+                            shop_url="https://shop.example/", product_url="https://shop.example/p/{sku}"),
+                   clock=world.clock)
+    jobs.start(ws, world.programme(TWO_SENDS))
+
+    class Checking(MemoryTransport):
+        """Looks in the store at hand-off time: the links of every message must be there already."""
+
+        def deliver(self, messages):
+            with world.engine.connect() as conn:
+                rows = {(r.enrolment_id, r.step, r.link_key): r.url for r in conn.execute(sa.select(t.message_links))}
+            for m in messages:
+                assert m.links and all(rows[(m.enrolment_id, m.step, k)] == url for k, url in m.links)
+            return super().deliver(messages)
+
+    sink = Checking()
+    jobs.run(ws, until_idle=True, simulate=True, transport=sink, seed=1)
+    ws.close()
+    assert len(sink.outbox) == 20
+    with world.engine.connect() as conn:
+        recorded = conn.execute(sa.select(t.message_links.c.url).distinct()).scalars().all()
+    assert "https://shop.example/" in recorded
+
+
+def test_the_preference_centre_is_obeyed_at_send_time(world):
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    blank = {"topics": None, "frequency": None, "paused_until": None, "channels": None, "language": None,
+             "updated_at": START}
+    world.insert(t.customer_preferences, [
+        {**blank, "customer_id": "c1", "paused_until": START + timedelta(days=30)},
+        {**blank, "customer_id": "c3", "channels": ["sms"]},
+        {**blank, "customer_id": "c4", "language": "zh"},
+        {**blank, "customer_id": "c5", "frequency": "weekly"}])
+    _, sink = world.run()
+    skipped = {(r["customer_id"], r["step"]): r["reason"] for r in world.ledger(state="skipped")}
+    assert skipped == {("c1", "first"): "preference_paused", ("c1", "second"): "preference_paused",
+                       ("c3", "first"): "preference_channel_off", ("c3", "second"): "preference_channel_off"}
+    assert not [m for m in sink.outbox if m.customer_id in ("c1", "c3")]
+    c4 = next(m for m in sink.outbox if m.customer_id == "c4" and m.step == "first")
+    assert b"=?utf-8?" in c4.payload  # 你好: the language they chose, although their locale is English
+    sent = {(r["customer_id"], r["step"]): r["updated_at"] for r in world.ledger(state="sent")}
+    assert sent[("c5", "second")] - sent[("c5", "first")] >= timedelta(days=7)  # weekly, not after the 2-day wait
+    assert sent[("c6", "second")] - sent[("c6", "first")] < timedelta(days=7)
+
+
+def test_an_unsubscribe_ends_waiting_enrolments_at_the_next_schedule_pass(world):
+    from winback.campaigns.scheduler import schedule
+
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    world.run(simulate=False)  # first sends out; everyone now waits two days
+    world.insert(t.suppressions, [{"channel": "email", "address_key": "c1@example.com", "address": "c1@example.com",
+                                   "basis": "unsubscribe", "row_hash": "x", "updated_at": START},
+                                  {"channel": "email", "address_key": "c2@example.com", "address": "c2@example.com",
+                                   "basis": "complaint", "row_hash": "x", "updated_at": START}])
+    report = schedule(world.engine, now=START + timedelta(minutes=5))
+    assert report.exited == {"two": 2}
+    states = {e["customer_id"]: (e["state"], e["outcome"]) for e in world.enrolments()}
+    assert states["c1"] == ("exited", "unsubscribed") and states["c2"] == ("exited", "complained")
+    assert states["c3"] == ("active", None)
+
+
+def test_the_worker_runs_periodic_checks_with_each_exit_sweep(world):
+    import itertools
+    import random
+
+    from winback.campaigns.engine import StepEngine, WorkerConfig
+    from winback.campaigns.worker import SimulatedClock, run_worker
+
+    jobs.start(world.ws, world.programme(TWO_SENDS))
+    clock = SimulatedClock(START)
+    steps = StepEngine(world.engine, transport=MemoryTransport(), composer=jobs.make_composer(world.ws, world.engine),
+                       clock=clock, config=WorkerConfig(worker_id="w1", batch_size=50), rng=random.Random(1))
+    seen: list[datetime] = []
+    run_worker(steps, until_idle=True, simulated=clock, sweep_every=timedelta(hours=12), on_sweep=seen.append)
+    assert seen[0] == START and len(seen) >= 2  # at the start, and again after the clock jumped over the wait
+    assert all(b - a >= timedelta(hours=12) for a, b in itertools.pairwise(seen))

@@ -72,7 +72,7 @@ def store(engine: sa.Engine) -> sa.Engine:
 
 def product(sku: str) -> dict[str, object]:
     s, n, c, p, _ = next(row for row in PRODUCTS if row[0] == sku)
-    return {"sku": s, "name": n, "category": c, "price": Decimal(p).quantize(Decimal("0.01"))}
+    return {"sku": s, "name": n, "category": c, "price": Decimal(p).quantize(Decimal("0.01")), "url": None}
 
 
 def test_contexts(store: sa.Engine, now: datetime) -> None:

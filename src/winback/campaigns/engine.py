@@ -245,6 +245,7 @@ class StepEngine:
                 outbound.append(item)
                 results.append(None)
                 handed.append(item)
+        self._record_links(outbound, now)
         delivered = iter(self.transport.deliver(outbound) if outbound else [])
         results = [r if r is not None else next(delivered) for r in results]
         mids = [o.message_id if o is not None else None for o in handed]
@@ -302,6 +303,15 @@ class StepEngine:
             report.paused += self._error_budget(conn, failures, programmes, sends, now)
 
     # -- helpers that write -----------------------------------------------------------------------------------------
+
+    def _record_links(self, outbound: Sequence[Outbound], now: datetime) -> None:
+        """The tracked links of the messages about to leave: a click can only redirect to a URL recorded here."""
+        rows = [{"enrolment_id": o.enrolment_id, "step": o.step, "link_key": key, "url": url,
+                 "customer_id": o.customer_id, "programme_id": o.programme_id, "created_at": now}
+                for o in outbound for key, url in o.links]
+        if rows:
+            with write_transaction(self.engine) as conn:
+                conn.execute(_ignore_duplicates(conn, t.message_links), rows)
 
     def _apply(self, conn: sa.Connection, items: list[tuple[Claimed, Decision]], now: datetime,
                ledger: dict[tuple[int, str], tuple[str, int]], report: BatchReport, *, release_lease: bool) -> None:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from winback.campaigns.definition import Programme
 from winback.campaigns.machine import Facts
 from winback.domain.entities import EXCLUDED_ORDER_STATUSES
+from winback.domain.preferences import FREQUENCY_GAP, Preferences
 from winback.ingest.parse import phone_key
 from winback.store import tables as t
 from winback.store.bulk import any_of
@@ -54,13 +55,15 @@ def gather(
     customers = _customers(conn, customer_ids)
     suppressed = _suppressions(conn, customers)
     consent = _consents(conn, customer_ids)
-    purchases = _purchases(conn, customer_ids, since=min(c.entered_at for c in claimed))
+    purchases = _purchases(conn, customer_ids, since=min(c.entered_at for c in claimed), until=now)
     needs_engagement = any(_uses_engagement(p) for p in used)
     engaged = _engagements(conn, [c.enrolment_id for c in claimed]) if needs_engagement else {}
     needs_profile = any(_uses_profile(p) for p in used)
     profile = _profiles(conn, customer_ids) if needs_profile else {}
+    preferences = _preferences(conn, customer_ids)
     windows = [p.caps.programme.per for p in used if p.caps.programme is not None]
     windows += [per for _, per in global_caps.values()]
+    windows += [FREQUENCY_GAP[p.frequency] for p in preferences.values() if p.frequency in FREQUENCY_GAP]
     recent = _recent_sends(conn, customer_ids, since=now - max(windows)) if windows else {}
     wants_hour = any(p.send_time is not None and p.send_time.optimise for p in used)
     hours = _preferred_hours(conn, customer_ids, customers) if wants_hour else {}
@@ -80,18 +83,22 @@ def gather(
             recent_sends=recent.setdefault(c.customer_id, []),  # shared per customer: the engine appends to it
             preferred_hour=hours.get(c.customer_id),
             global_caps=global_caps,
+            preferences=preferences.get(c.customer_id),
         )
     return facts
 
 
 def customer_names(conn: sa.Connection, customer_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-    """customer → (name, locale), for composing messages."""
+    """customer → (name, locale), for composing messages; a language chosen in the preference centre wins."""
     out = {}
-    c = t.customers.c
+    c, p = t.customers.c, t.customer_preferences.c
     for chunk in _chunks(list(customer_ids)):
-        for cid, name, locale in conn.execute(sa.select(c.customer_id, c.name, c.locale)
-                                              .where(any_of(conn, c.customer_id, chunk))):
-            out[cid] = (name, locale)
+        stmt = (sa.select(c.customer_id, c.name, c.locale, p.language)
+                .select_from(t.customers.outerjoin(t.customer_preferences, p.customer_id == c.customer_id))
+                .where(any_of(conn, c.customer_id, chunk)))
+        for cid, name, locale, language in conn.execute(stmt):
+            chosen = language if language and (locale or "").split("-")[0].lower() != language else locale
+            out[cid] = (name, chosen)
     return out
 
 
@@ -144,12 +151,16 @@ def _consents(conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _purchases(conn: sa.Connection, ids: list[str], *, since: datetime) -> dict[str, list[datetime]]:
+def _purchases(conn: sa.Connection, ids: list[str], *, since: datetime, until: datetime,
+               ) -> dict[str, list[datetime]]:
+    """Orders placed between `since` and `until` (an order dated after the clock has not happened yet: a simulated
+    clock, or a shop's clock running ahead)."""
     o = t.orders.c
     out: dict[str, list[datetime]] = defaultdict(list)
     for chunk in _chunks(ids):
         stmt = sa.select(o.customer_id, o.ordered_at).where(
-            any_of(conn, o.customer_id, chunk), o.ordered_at >= since, o.status.not_in(EXCLUDED_ORDER_STATUSES))
+            any_of(conn, o.customer_id, chunk), o.ordered_at >= since, o.ordered_at <= until,
+            o.status.not_in(EXCLUDED_ORDER_STATUSES))
         for cid, at in conn.execute(stmt):
             out[cid].append(at)
     return out
@@ -185,6 +196,19 @@ def _recent_sends(conn: sa.Connection, ids: list[str], *, since: datetime) -> di
             g.updated_at >= since)
         for cid, programme_id, channel, at in conn.execute(stmt):
             out[cid].append((programme_id, channel, at))
+    return out
+
+
+def _preferences(conn: sa.Connection, ids: list[str]) -> dict[str, Preferences]:
+    p = t.customer_preferences.c
+    out = {}
+    for chunk in _chunks(ids):
+        stmt = sa.select(p.customer_id, p.topics, p.frequency, p.paused_until, p.channels, p.language).where(
+            any_of(conn, p.customer_id, chunk))
+        for cid, topics, frequency, paused, channels, language in conn.execute(stmt):
+            out[cid] = Preferences(topics=tuple(topics) if topics is not None else None, frequency=frequency,
+                                   paused_until=paused, channels=tuple(channels) if channels is not None else None,
+                                   language=language)
     return out
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from winback.campaigns.assign import pick_variant
 from winback.campaigns.definition import Arm, Programme, QuietHours, Send, Step, WaitUntil
+from winback.domain.preferences import Preferences, allows_send, next_allowed
 
 # Exit name in the programme file → the enrolment's outcome.
 EXIT_OUTCOMES = {"purchase": "reactivated", "goal": "goal_reached", "unsubscribe": "unsubscribed",
@@ -57,6 +58,7 @@ class Facts:
     recent_sends: list[tuple[str, str, datetime]] = field(default_factory=list)  # (programme, channel, at)
     preferred_hour: int | None = None  # local hour of most human engagement
     global_caps: dict[str, tuple[int, timedelta]] = field(default_factory=dict)  # channel → (max, per)
+    preferences: Preferences | None = None  # saved in the preference centre (None: never saved)
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,13 @@ def _send(programme: Programme, step_id: str, send: Send, position: Position, fa
         if status == "unsubscribed" or (programme.consent == "explicit" and status != "subscribed"):
             return Record(step_id, "send", "skipped", "no_consent",
                           f"{channel} consent: {status or 'none recorded'}", channel)
+        last = max((at for _, _, at in facts.recent_sends), default=None)
+        why = allows_send(facts.preferences, channel=channel, topic=None, now=now, last_sent_at=last)
+        if why == "frequency" and facts.preferences is not None and last is not None:
+            return Decision(step=step_id, due_at=next_allowed(facts.preferences, last), step_started_at=started,
+                            deferred="preference_frequency")
+        if why is not None:
+            return Record(step_id, "send", "skipped", f"preference_{why}", f"customer preference: {why}", channel)
         capped = _capped(programme, channel, facts, now)
         if capped:
             return Record(step_id, "send", "skipped", "capped", capped, channel)

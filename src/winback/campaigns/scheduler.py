@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from winback.campaigns.definition import Programme, Trigger
 from winback.campaigns.enrol import EnrolResult, enrol
 from winback.campaigns.files import programme_from_definition
+from winback.campaigns.machine import EXIT_OUTCOMES
 from winback.domain.entities import EXCLUDED_ORDER_STATUSES
 from winback.store import tables as t
 from winback.store.db import write_transaction
@@ -181,12 +182,25 @@ def _wake(conn: sa.Connection, now: datetime) -> int:
 
 
 def _sweep_exits(conn: sa.Connection, programme: Programme, now: datetime) -> int:
-    """End waiting enrolments whose customer bought (purchase exit) without waiting for their next step."""
-    if "purchase" not in programme.exits:
-        return 0
-    e, o = t.enrolments.c, t.orders.c
-    bought = sa.exists().where(o.customer_id == e.customer_id, o.ordered_at >= e.entered_at, o.ordered_at <= now,
-                               o.status.not_in(EXCLUDED_ORDER_STATUSES))
+    """End waiting enrolments whose customer bought (purchase exit), unsubscribed or complained, without waiting for
+    their next step (the step machine would find the same exit then; this ends them at once)."""
+    e, o, c, s = t.enrolments.c, t.orders.c, t.customers.c, t.suppressions.c
+    ended = 0
+    if "purchase" in programme.exits:
+        bought = sa.exists().where(o.customer_id == e.customer_id, o.ordered_at >= e.entered_at, o.ordered_at <= now,
+                                   o.status.not_in(EXCLUDED_ORDER_STATUSES))
+        ended += _exit_where(conn, programme, now, bought, EXIT_OUTCOMES["purchase"])
+    for kind in ("unsubscribe", "complaint"):
+        if kind in programme.exits:
+            left = sa.exists().where(c.customer_id == e.customer_id, s.channel == "email",
+                                     s.address_key == c.email_key, s.basis == kind)
+            ended += _exit_where(conn, programme, now, left, EXIT_OUTCOMES[kind])
+    return ended
+
+
+def _exit_where(conn: sa.Connection, programme: Programme, now: datetime, condition: sa.ColumnElement[bool],
+                outcome: str) -> int:
+    e = t.enrolments.c
     return conn.execute(sa.update(t.enrolments).where(
-        e.programme_id == programme.programme, e.state == "active", _free(now), bought).values(
-        state="exited", outcome="reactivated", step=None, due_at=None, wake_on=None, finished_at=now)).rowcount
+        e.programme_id == programme.programme, e.state == "active", _free(now), condition).values(
+        state="exited", outcome=outcome, step=None, due_at=None, wake_on=None, finished_at=now)).rowcount

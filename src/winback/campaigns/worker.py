@@ -78,8 +78,12 @@ def run_worker(
     stop: threading.Event | None = None,
     max_batches: int | None = None,
     on_batch: Callable[[WorkerReport], None] | None = None,
+    on_sweep: Callable[[datetime], None] | None = None,
 ) -> WorkerReport:
-    """Work until stopped; with `until_idle`, until nothing is due (with a simulated clock: ever again)."""
+    """Work until stopped; with `until_idle`, until nothing is due (with a simulated clock: ever again).
+
+    `on_sweep(now)` runs with each exit sweep (every `sweep_every`): the fronts hang periodic checks on it, such
+    as the complaint-rate guard."""
     clock = steps.clock
     report = WorkerReport(started=clock())
     began = time.perf_counter()
@@ -97,6 +101,8 @@ def run_worker(
                     last_schedule = now
                     if sweep:
                         last_sweep = now
+                        if on_sweep is not None:
+                            on_sweep(now)
             batch = steps.run_batch()
             outage = 0
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

@@ -7,6 +7,7 @@ import typer
 from pydantic import ValidationError
 
 from winback.cli import (
+    apikeys,
     bounces,
     coupons,
     data,
@@ -15,7 +16,10 @@ from winback.cli import (
     messages,
     playbooks,
     programmes,
+    report,
     segments,
+    serve,
+    stats,
     tasks,
 )
 from winback.cli.output import fail
@@ -42,6 +46,10 @@ hygiene.register(app)
 bounces.register(app)
 coupons.register(app)
 tasks.register(app)
+apikeys.register(app)
+serve.register(app)
+report.register(app)
+stats.register(app)
 
 
 @app.callback()

@@ -130,8 +130,33 @@ def read_history(engine: sa.Engine, names: Iterable[str] = tuple(COLUMNS)) -> di
         finally:
             conn.close()
     if "events" in result:
+        tracked = tracked_engagements(engine)
+        if tracked.num_rows:
+            result["events"] = pa.concat_tables([result["events"], tracked.cast(result["events"].schema)])
         result["events"] = with_machine_flag(result["events"])
     return result
+
+
+_TRACKED_TYPES = {"open": "email_open", "click": "email_click"}
+
+
+def tracked_engagements(engine: sa.Engine) -> pa.Table:
+    """Opens and clicks recorded by the tracking service, as events (`email_open`, `email_click`; machine-made ones
+    carry `{"machine": true}` in their properties), so activity features see the programmes' own mail too."""
+    g = t.engagements.c
+    ids, customers, times, types, props = [], [], [], [], []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(g.id, g.customer_id, g.at, g.kind, g.machine)
+                            .where(g.kind.in_(tuple(_TRACKED_TYPES))).order_by(g.id))
+        for row_id, customer_id, at, kind, machine in rows:
+            ids.append(f"tracked-{row_id}")
+            customers.append(customer_id)
+            times.append(at)
+            types.append(_TRACKED_TYPES[kind])
+            props.append('{"machine": true}' if machine else None)
+    return pa.table({"event_id": pa.array(ids, pa.string()), "customer_id": pa.array(customers, pa.string()),
+                     "occurred_at": pa.array(times, UTC_US), "type": pa.array(types, pa.string()),
+                     "properties": pa.array(props, pa.string())})
 
 
 def with_machine_flag(events: pa.Table) -> pa.Table:

@@ -8,12 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from winback.campaigns.files import ProgrammeFile
 from winback.campaigns.plan import plan_programme
 from winback.jobs.programmes import load_programme
 from winback.jobs.workspace import Workspace
 
 
-def plan(ws: Workspace, source: str) -> dict[str, Any]:
+def plan(ws: Workspace, source: str | ProgrammeFile) -> dict[str, Any]:
     """Who would enter, who is excluded and why, what is sent when, the expected effect and the cost."""
     pf = load_programme(source, templates_dir=ws.settings.templates_dir)
     engine = ws.ready_engine()

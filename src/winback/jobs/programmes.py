@@ -8,6 +8,7 @@ import random
 import socket
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,13 @@ from winback.store import tables as t
 from winback.store.db import write_transaction
 
 
-def load_programme(source: str, *, templates_dir: Path | None = None, check_templates: bool = True) -> ProgrammeFile:
-    """A programme from a file path, or a shipped playbook by name; its email templates must exist and use only
-    known variables (so a mistake shows now, not at send time)."""
-    path = Path(source)
-    if path.exists() or source.endswith((".yaml", ".yml")) or os.sep in source:
+def load_programme(source: str | ProgrammeFile, *, templates_dir: Path | None = None,
+                   check_templates: bool = True) -> ProgrammeFile:
+    """A programme from a file path, or a shipped playbook by name, or already parsed; its email templates must
+    exist and use only known variables (so a mistake shows now, not at send time)."""
+    if isinstance(source, ProgrammeFile):  # parsed by the caller: the REST API takes YAML text, never a path
+        pf = source
+    elif (path := Path(source)).exists() or source.endswith((".yaml", ".yml")) or os.sep in source:
         pf = read_programme(path)
     else:
         from winback.campaigns.playbooks import playbook_text
@@ -97,7 +100,7 @@ def make_composer(ws: Workspace, engine: sa.Engine) -> Composer:
                                           contexts=contexts, coupons=coupons)
 
 
-def validate(ws: Workspace, source: str) -> dict[str, Any]:
+def validate(ws: Workspace, source: str | ProgrammeFile) -> dict[str, Any]:
     pf = load_programme(source, templates_dir=ws.settings.templates_dir)
     p = pf.programme
     return {"programme": p.programme, "valid": True, "origin": pf.origin, "steps": p.step_ids,
@@ -105,7 +108,7 @@ def validate(ws: Workspace, source: str) -> dict[str, Any]:
             "digest": pf.digest}
 
 
-def start(ws: Workspace, source: str) -> dict[str, Any]:
+def start(ws: Workspace, source: str | ProgrammeFile) -> dict[str, Any]:
     """Store the programme (a new version when its definition changed) and set it running; an audience
     programme enrols its audience now."""
     pf = load_programme(source, templates_dir=ws.settings.templates_dir)
@@ -274,9 +277,16 @@ def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 50
     steps = StepEngine(engine, transport=transport, composer=composer, clock=clock,
                        config=WorkerConfig(worker_id=worker_id, batch_size=batch_size, global_caps=ws.settings.caps),
                        rng=random.Random(seed))
+    from winback.jobs.report import check_complaint_rates, sending_domain
+
+    domain = sending_domain(ws)
+
+    def guard(now: datetime) -> None:  # alert at 0.08 % complaints, pause every programme at 0.2 %
+        check_complaint_rates(engine, now=now, sending_domain=domain)
+
     try:
         return run_worker(steps, until_idle=until_idle or simulate, simulated=simulated, max_batches=max_batches,
-                          poll=poll, stop=stop)
+                          poll=poll, stop=stop, on_sweep=guard)
     finally:
         transport.close()
 

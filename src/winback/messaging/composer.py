@@ -11,14 +11,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import parseaddr
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from winback.domain.errors import ConfigError, UserError
 from winback.messaging.compose import Draft, PlainComposer, localised, message_id
 from winback.messaging.dkim import DkimSigner
+from winback.messaging.links import track_links
 from winback.messaging.mime import MessageParts, build_message
 from winback.messaging.preflight import preflight
 from winback.messaging.transports.base import Outbound
-from winback.tracking.tokens import LinkBuilder
+from winback.tracking.tokens import LinkBuilder, link_key
 
 __all__ = ["ComposeError", "PreflightError", "TemplateComposer"]
 
@@ -51,7 +53,9 @@ class TemplateComposer:
     def __init__(self, library: RendersTemplates, links: LinkBuilder, *, sender: str, contexts: ContextSource,
                  postal_address: str | None, list_id: str | None = None, dkim: DkimSigner | None = None,
                  marketing: bool = True, sender_id: str = "winback",
-                 coupons: Callable[[Sequence[Draft]], dict[tuple[int, str], dict[str, Any]]] | None = None) -> None:
+                 coupons: Callable[[Sequence[Draft]], dict[tuple[int, str], dict[str, Any]]] | None = None,
+                 shop_url: str | None = None, product_url: str | None = None, track_opens: bool = True,
+                 track_clicks: bool = True) -> None:
         name, addr = parseaddr(sender)
         if "@" not in addr:
             raise ConfigError(f"sender {sender!r} is not an email address (WINBACK_MAIL_FROM)")
@@ -68,6 +72,10 @@ class TemplateComposer:
         self.sender_id = _feedback_part(sender_id)
         self._plain = PlainComposer(sender)
         self.coupons = coupons  # issues the coupons of a batch's incentive drafts, keyed by (enrolment_id, step)
+        self.shop_url = shop_url
+        self.product_url = product_url  # with {sku}
+        self.track_opens = track_opens
+        self.track_clicks = track_clicks
 
     @classmethod
     def from_settings(cls, settings: Any, *, library: RendersTemplates, contexts: ContextSource,
@@ -77,7 +85,9 @@ class TemplateComposer:
         domain = parseaddr(settings.mail_from)[1].rpartition("@")[2]
         dkim = DkimSigner.from_home(settings.home, settings.dkim_selector, domain) if settings.dkim_selector else None
         return cls(library, LinkBuilder.from_settings(settings), sender=settings.mail_from, contexts=contexts,
-                   postal_address=settings.postal_address, list_id=settings.list_id, dkim=dkim, coupons=coupons)
+                   postal_address=settings.postal_address, list_id=settings.list_id, dkim=dkim, coupons=coupons,
+                   shop_url=settings.shop_url, product_url=settings.product_url, track_opens=settings.track_opens,
+                   track_clicks=settings.track_clicks)
 
     def compose(self, draft: Draft) -> Outbound:
         result = self.compose_batch([draft])[0]
@@ -111,24 +121,38 @@ class TemplateComposer:
     def _email(self, draft: Draft, base: dict[str, Any] | None, coupon: dict[str, Any] | None = None) -> Outbound:
         if base is None:
             raise ComposeError(f"no personalisation context for customer {draft.recipient.customer_id!r}")
-        cid = draft.recipient.customer_id
-        key = f"{draft.enrolment_id}.{draft.step}"
-        unsub_token = self.links.unsubscribe_token(cid, draft.enrolment_id, draft.step)
+        cid, eid, step = draft.recipient.customer_id, draft.enrolment_id, draft.step
+        unsub_token = self.links.unsubscribe_token(cid, eid, step)
         unsubscribe_url = f"{self.links.base}/u/{unsub_token}"
         context = {**base, "unsubscribe_url": unsubscribe_url, "preferences_url": self.links.preferences_url(cid),
-                   "view_in_browser_url": self.links.view_url(key), "postal_address": self.postal_address or "",
-                   "sender_name": self.sender_name or self.domain}
+                   "view_in_browser_url": self.links.view_url(customer_id=cid, enrolment_id=eid, step=step),
+                   "postal_address": self.postal_address or "", "sender_name": self.sender_name or self.domain}
+        if self.shop_url:
+            context["shop_url"] = self.shop_url
+        if self.product_url:
+            for name in ("whats_new", "recommendations", "purchase_history"):
+                context[name] = [self._product_link(item) for item in base.get(name) or []]
         if coupon is not None:
             context["coupon"] = coupon
         context.setdefault("coupon", None)
         locale = draft.recipient.locale or base.get("locale")
         subject = localised(draft.subject, locale, draft.template)
         rendered = self.library.render(draft.template, locale=locale, subject=subject, context=context)
+        sent_at = draft.sent_at
+
+        def click(url: str) -> tuple[str, str]:
+            k = link_key(url)
+            return k, self.links.click_url(customer_id=cid, enrolment_id=eid, step=step, link_key=k, sent_at=sent_at)
+
+        tracked = track_links(
+            rendered.html, rendered.text, click=click if self.track_clicks else None,
+            pixel=self.links.open_url(customer_id=cid, enrolment_id=eid, step=step, sent_at=sent_at)
+            if self.track_opens else None, keep=(self.links.base + "/",))
         mid = message_id(enrolment_id=draft.enrolment_id, step=draft.step, domain=self.domain)
         feedback = ":".join(_feedback_part(p) for p in (draft.programme_id, draft.step, draft.variant or "a"))
         parts = MessageParts(
             from_name=self.sender_name, from_addr=self.sender_addr, to_name=draft.recipient.name, to_addr=draft.to,
-            subject=rendered.subject, date=draft.sent_at, message_id=mid, text=rendered.text, html=rendered.html,
+            subject=rendered.subject, date=draft.sent_at, message_id=mid, text=tracked.text, html=tracked.html,
             unsubscribe_url=unsubscribe_url,
             # The token is longer than the 64 octets SMTP allows a local part (RFC 5321 §4.5.3.1.1): it rides in
             # the subject of the mailto instead of unsubscribe+TOKEN@.
@@ -145,4 +169,8 @@ class TemplateComposer:
             raise PreflightError(problems)
         return Outbound(enrolment_id=draft.enrolment_id, step=draft.step, programme_id=draft.programme_id,
                         customer_id=cid, channel="email", to=draft.to, message_id=mid, payload=raw,
-                        variant=draft.variant)
+                        variant=draft.variant, links=tracked.links)
+
+    def _product_link(self, item: dict[str, Any]) -> dict[str, Any]:
+        assert self.product_url is not None
+        return {**item, "url": self.product_url.replace("{sku}", quote(str(item.get("sku", "")), safe=""))}

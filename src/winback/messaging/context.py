@@ -27,11 +27,13 @@ CONTEXT_VARIABLES: dict[str, str] = {
     "lang": "the template language: zh or en",
     "currency": "the currency of amounts: the last purchase's, else the workspace default",
     "last_purchase": "the last order: {product, category, date, amount, currency}, or None",
-    "purchase_history": "up to 5 products bought, most recent first: [{sku, name, category}]",
+    "purchase_history": "up to 5 products bought, most recent first: [{sku, name, category, price, url}]",
     "days_since_last_purchase": "whole days since the last order, or None",
     "member_benefits": "{tier, points} from the customer's attributes (None where unknown)",
-    "whats_new": "up to 3 products launched since the last order in their categories, newest first",
-    "recommendations": "up to 3 products they have not bought: bought together with theirs, else popular",
+    "whats_new": "up to 3 products launched since the last order in their categories, newest first "
+                 "(each {sku, name, category, price, url, launched_at}; url from WINBACK_PRODUCT_URL, else None)",
+    "recommendations": "up to 3 products they have not bought: bought together with theirs, else popular "
+                       "(each {sku, name, category, price, url})",
     "churn_reason": "the scored churn reason (price, service …), or None",
     "dormancy_type": "the scored dormancy type (natural_cycle, content_fatigue …), or None",
     "unsubscribe_url": "one-click unsubscribe link (added by the composer)",
@@ -39,7 +41,7 @@ CONTEXT_VARIABLES: dict[str, str] = {
     "view_in_browser_url": "link to this message on the web (added by the composer)",
     "postal_address": "the sender's postal address (added by the composer)",
     "sender_name": "the sender's display name (added by the composer)",
-    "shop_url": "where buttons lead (optional: buttons are left out without it)",
+    "shop_url": "where buttons lead, from WINBACK_SHOP_URL (optional: buttons are left out without it)",
     "coupon": "the offer: {code, kind, value, expires_at or None}, or None (added by the composer)",
 }
 
@@ -121,7 +123,7 @@ def _names(name: str | None, email: str | None, lang: str) -> tuple[str, str]:
 def _product(products: dict[str, Any], sku: str) -> dict[str, Any]:
     p = products.get(sku)
     return {"sku": sku, "name": p.name if p else sku, "category": p.category if p else None,
-            "price": _money(p.price) if p else None}
+            "price": _money(p.price) if p else None, "url": None}
 
 
 def _context(c: Any, orders: list[Any], items: dict[str, list[Any]], products: dict[str, Any],

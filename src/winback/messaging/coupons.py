@@ -184,6 +184,7 @@ class RedeemReport:
     redeemed: int = 0
     other_customer: int = 0  # an order carried a code issued to someone else
     after_expiry: int = 0  # an order carried its own code after the code expired
+    before_issue: int = 0  # an order dated before the code was sent (a typo, a guess, or a clock gone wrong)
     unknown: int = 0  # a code that is not ours (or mistyped)
     codes: list[str] = field(default_factory=list)
 
@@ -196,7 +197,7 @@ class RedeemReport:
 
 def redeem_orders(conn: sa.Connection, *, now: datetime, since: datetime | None = None) -> RedeemReport:
     """Mark issued (or already expired) codes redeemed by the first order of the coupon's customer that carries
-    the code on or before its expiry; orders updated after `since` only (all when None). Idempotent: a redeemed
+    the code between its issue and its expiry; orders updated after `since` only (all when None). Idempotent: a redeemed
     code stays as it is. Returns counts; `int(report)` is the number redeemed now."""
     o = t.orders.c
     query = sa.select(o.order_id, o.customer_id, o.ordered_at, o.coupon_code).where(
@@ -227,6 +228,8 @@ def redeem_orders(conn: sa.Connection, *, now: datetime, since: datetime | None 
                 report.other_customer += 1
             elif coupon.expires_at is not None and order.ordered_at > coupon.expires_at:
                 report.after_expiry += 1
+            elif coupon.issued_at is not None and order.ordered_at < coupon.issued_at:
+                report.before_issue += 1
             elif winner is None:
                 winner = order
         if winner is not None:

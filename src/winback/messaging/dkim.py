@@ -118,6 +118,13 @@ def relaxed_header(name: bytes, value: bytes) -> bytes:
 
 
 def relaxed_body(body: bytes) -> bytes:
+    if b"\t" not in body and b"  " not in body and b" \r\n" not in body and not body.endswith(b" "):
+        # Nothing to fold or trim inside the lines (always so for base64 and quoted-printable parts): only the
+        # empty lines at the end go, and a last line without CRLF gets one.
+        end = len(body)
+        while body.endswith(b"\r\n", 0, end):
+            end -= 2
+        return body[:end] + b"\r\n" if end else b""
     lines = [_WSP.sub(b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
     while lines and lines[-1] == b"":
         lines.pop()

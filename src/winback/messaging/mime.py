@@ -9,6 +9,7 @@ built message back with the standard library's strict policy.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import secrets
 from collections.abc import Sequence
@@ -140,6 +141,12 @@ def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
 
 
+def _base64_lines(data: bytes) -> str:
+    """Base64 in lines of 76 characters, each ended by CRLF (RFC 2045 §6.8), encoded in one pass."""
+    text = binascii.b2a_base64(data, newline=False).decode("ascii")
+    return "".join(text[i:i + 76] + "\r\n" for i in range(0, len(text), 76))
+
+
 def _part(content_type: str, body: str) -> tuple[str, str]:
     """Headers and encoded body of one text part: 7bit when ASCII with short lines, else base64 UTF-8."""
     body = _crlf(body)
@@ -147,7 +154,7 @@ def _part(content_type: str, body: str) -> tuple[str, str]:
         body += "\r\n"
     if body.isascii() and max(map(len, body.split("\r\n"))) <= 998:
         return f'Content-Type: {content_type}; charset="us-ascii"\r\nContent-Transfer-Encoding: 7bit\r\n', body
-    encoded = base64.encodebytes(body.encode()).decode("ascii").replace("\n", "\r\n")
+    encoded = _base64_lines(body.encode())
     return f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n', encoded
 
 

@@ -18,6 +18,8 @@ _MID = re.compile(r"<[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>")
 _SECOND_LEVEL = {"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gob", "mil"}
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"[\s,]+")
+_FIELD = re.compile(r"\n(?![ \t])")
+_FOLD = re.compile(r"\n[ \t]")
 
 
 def organisational_domain(domain: str) -> str:
@@ -40,10 +42,10 @@ def _headers(head: bytes) -> dict[str, list[str]]:
     """Header fields by lower-cased name, unfolded, in order (a lean parse: this runs for every message)."""
     out: dict[str, list[str]] = {}
     text = head.decode("ascii", "replace").replace("\r\n", "\n")
-    for field in re.split(r"\n(?![ \t])", text):
+    for field in _FIELD.split(text):
         name, sep, value = field.partition(":")
         if sep:
-            out.setdefault(name.strip().lower(), []).append(re.sub(r"\n[ \t]", " ", value).strip())
+            out.setdefault(name.strip().lower(), []).append((_FOLD.sub(" ", value) if "\n" in value else value).strip())
     return out
 
 
@@ -139,9 +141,13 @@ def preflight(raw: bytes, *, marketing: bool, signing_domain: str | None,
     if not postal_address or not postal_address.strip():
         problems.append("the sender's postal address is not set (WINBACK_POSTAL_ADDRESS)")
     else:
+        # The address as written is found verbatim in nearly every message; the normalised search (spacing, commas,
+        # case, markup) runs only when it is not.
+        written = postal_address.strip()
         wanted = _norm(postal_address)
-        if wanted not in _norm(text):
+        if written not in text and wanted not in _norm(text):
             problems.append("the sender's postal address is not in the text body")
-        if html and wanted not in _norm(html_lib.unescape(_TAGS.sub(" ", html))):
+        if html and html_lib.escape(written, quote=False) not in html \
+                and wanted not in _norm(html_lib.unescape(_TAGS.sub(" ", html))):
             problems.append("the sender's postal address is not in the HTML body")
     return problems

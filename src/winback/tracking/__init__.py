@@ -1,1 +1,2 @@
-"""Tracking: signed link tokens now; open/click/unsubscribe/preference handling and bounces later."""
+"""Tracking: opaque link tokens, the tracking service (opens, clicks, unsubscribe, preferences, exit survey), engagement
+quality and the batched recorder."""

@@ -135,3 +135,12 @@ def test_unsubscribe_url_must_be_https() -> None:
         build_message(parts(unsubscribe_url="http://t.shop.example/u/x"))
     with pytest.raises(HeaderInjectionError):
         build_message(parts(unsubscribe_url="https://t.shop.example/u/x>, <https://evil"))
+
+
+@given(st.binary(max_size=3_000))
+def test_base64_lines_are_what_the_standard_library_writes(data: bytes) -> None:
+    import base64
+
+    from winback.messaging.mime import _base64_lines
+
+    assert _base64_lines(data) == base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")

@@ -36,6 +36,7 @@ class Outbound:
     payload: bytes  # email: the RFC 5322 message; sms / webhook: UTF-8 JSON
     variant: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()  # email: (link_key, URL) of each tracked link, recorded before sending
 
 
 @dataclass(frozen=True)

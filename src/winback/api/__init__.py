@@ -1,0 +1,1 @@
+"""The real-time API: keys and the HTTP endpoints that write orders, events, feedback and subscriptions."""

@@ -1,0 +1,1 @@
+"""Measurement: intervals, p-values and experiments that say what a programme earned."""
