@@ -73,6 +73,7 @@ SHOP_URL = "https://shop.example/"
 PRODUCT_URL = "https://shop.example/p/{sku}"
 TEMPLATE = "winback/whats-new"
 BATCH = 500
+PEER_OPTIONS: tuple[str, ...] = ("--uvloop",)  # `--peer-loop asyncio` empties it
 AUDIT = {"row_hash": "h", "updated_at": NOW}
 
 
@@ -250,7 +251,7 @@ def _deliver(transport: SmtpTransport, batch: Sequence[Any], statuses: dict[str,
 
 
 def measure_send(messages: list[Any], workdir: Path) -> dict[str, Any]:
-    peer = start_peer(workdir / "send", "--count-only")
+    peer = start_peer(workdir / "send", "--count-only", *PEER_OPTIONS)
     statuses: dict[str, int] = {}
     with _transport(peer.port) as transport:
         start = time.perf_counter()
@@ -262,7 +263,7 @@ def measure_send(messages: list[Any], workdir: Path) -> dict[str, Any]:
 
 
 def measure_single(composer: TemplateComposer, customers: int, count: int, workdir: Path) -> dict[str, Any]:
-    peer = start_peer(workdir / "single", "--count-only")
+    peer = start_peer(workdir / "single", "--count-only", *PEER_OPTIONS)
     statuses: dict[str, int] = {}
     with RssSampler() as sampler, _transport(peer.port) as transport:
         start = time.perf_counter()
@@ -287,7 +288,7 @@ def _compose_chunk(batch: list[Draft]) -> tuple[list[Any], int]:
 
 def measure_pool(home: Path, contexts: dict[str, dict[str, Any]], count: int, workers: int,
                  workdir: Path, templates: Path | None) -> dict[str, Any]:
-    peer = start_peer(workdir / "pool", "--count-only")
+    peer = start_peer(workdir / "pool", "--count-only", *PEER_OPTIONS)
     statuses: dict[str, int] = {}
     worker_rss: list[tuple[float, int]] = []
     customers = len(contexts)

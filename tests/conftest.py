@@ -42,6 +42,12 @@ def postgres_url() -> Iterator[str]:
     yield from _postgres_schema()
 
 
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """Like `postgres_url`, shared by a module's tests (for module-scoped fixtures that build a store once)."""
+    yield from _postgres_schema()
+
+
 def _postgres_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_store_engine(POSTGRES_URL)

@@ -17,7 +17,8 @@ COMMANDS = [[], ["init"], ["status"], ["ingest"], ["entities"], ["demo"], ["scor
             ["datasets", "evaluate"], ["programs"], ["programs", "validate"], ["programs", "start"],
             ["programs", "pause"], ["programs", "resume"], ["programs", "stop"], ["programs", "status"], ["worker"],
             ["programs", "plan"], ["playbooks"], ["messages"], ["dkim"], ["bounces"], ["hygiene"], ["coupons"],
-            ["tasks"]]
+            ["tasks"], ["serve"], ["report"], ["report", "guard"], ["stats"], ["stats", "validate"], ["apikeys"],
+            ["users"], ["dashboard"]]
 
 
 def winback(*args: str, home: Path, url: str | None = None, check: bool = True,

@@ -140,4 +140,11 @@ if __name__ == "__main__":
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--auth")
-    asyncio.run(_serve(parser.parse_args()))
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (the benchmarks' receiving server)")
+    parsed = parser.parse_args()
+    if parsed.uvloop:
+        import uvloop
+
+        uvloop.run(_serve(parsed))
+    else:
+        asyncio.run(_serve(parsed))

@@ -21,6 +21,10 @@ def test_upgrade_from_nothing_is_idempotent_and_matches_the_tables(store_url):
         assert set(t.metadata.tables) <= set(inspector.get_table_names())
         for table in t.metadata.sorted_tables:
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
+        for table in ("profiles", "tasks", "orders", "enrolments"):
+            made = {i["name"] for i in inspector.get_indexes(table)}
+            declared = {i.name for i in t.metadata.tables[table].indexes}
+            assert declared <= made, (table, declared - made)
         with engine.connect() as conn:
             assert set(entity_counts(conn)) >= {"customers", "orders", "order_items", "products", "events",
                                                 "feedback", "subscriptions", "suppressions", "consents"}

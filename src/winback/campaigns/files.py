@@ -46,6 +46,10 @@ def programme_from_definition(definition: dict[str, Any]) -> Programme:
     return Programme.model_validate(definition)
 
 
+MAX_DEPTH = 50  # levels of nesting a programme file may have (a real one has about six)
+MAX_NODES = 100_000  # values, aliases expanded
+
+
 def read_programme(path: Path) -> ProgrammeFile:
     try:
         text = path.read_text(encoding="utf-8")
@@ -58,9 +62,14 @@ def read_programme(path: Path) -> ProgrammeFile:
 
 def parse_programme(text: str, *, origin: str = "<programme>") -> ProgrammeFile:
     """Parse and validate; every problem raises `ProgrammeError` with `origin:line: what … write …`."""
+    too_deep = ProgrammeError(f"{origin}: nested more than {MAX_DEPTH} levels deep; a programme file is a few "
+                              "levels of mappings and lists")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_shape(root, origin, too_deep)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise too_deep from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -74,6 +83,23 @@ def parse_programme(text: str, *, origin: str = "<programme>") -> ProgrammeFile:
         raise ProgrammeError(_describe(exc, root, origin)) from None
     _check_segments(programme, root, origin)
     return ProgrammeFile(programme=programme, source=text, origin=origin)
+
+
+def _check_shape(root: yaml.Node | None, origin: str, too_deep: ProgrammeError) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH, or whose aliases expand it past MAX_NODES values (a few anchors
+    referring to each other can stand for billions), before it is turned into Python objects."""
+    stack, seen = [(root, 0)] if root is not None else [], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise ProgrammeError(f"{origin}: more than {MAX_NODES:,} values once its aliases (*name) are expanded")
+        if depth > MAX_DEPTH:
+            raise too_deep
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
 
 
 def _check_segments(programme: Programme, root: yaml.Node | None, origin: str) -> None:

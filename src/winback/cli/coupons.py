@@ -92,5 +92,6 @@ def redeem(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         emit_json(result)
     else:
         console.print(f"{report.redeemed:,} redeemed; {report.other_customer:,} used by another customer, "
-                      f"{report.after_expiry:,} after expiry, {report.before_issue:,} dated before the code was sent, {report.unknown:,} unknown codes; "
+                      f"{report.after_expiry:,} after expiry, {report.before_issue:,} dated before the code was sent, "
+                      f"{report.unknown:,} unknown codes; "
                       f"{expired:,} expired now", highlight=False)

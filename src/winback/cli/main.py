@@ -10,6 +10,7 @@ from winback.cli import (
     apikeys,
     bounces,
     coupons,
+    dashboard,
     data,
     dkim,
     hygiene,
@@ -21,6 +22,7 @@ from winback.cli import (
     serve,
     stats,
     tasks,
+    users,
 )
 from winback.cli.output import fail
 from winback.domain.errors import UserError, WinbackError
@@ -50,6 +52,8 @@ apikeys.register(app)
 serve.register(app)
 report.register(app)
 stats.register(app)
+users.register(app)
+dashboard.register(app)
 
 
 @app.callback()

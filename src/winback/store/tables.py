@@ -239,6 +239,10 @@ profiles = sa.Table(
     sa.Column("signals", JSONType),
     sa.Column("explanation", JSONType),
 )
+# The dashboard's customer list: most value at risk first, all or within a stage (docs/dashboard.md). The migration
+# makes them `DESC NULLS LAST` on PostgreSQL, the lists' order; SQLite sorts NULL lowest, so DESC is that order there.
+sa.Index("ix_profiles_value_at_risk", profiles.c.value_at_risk.desc(), profiles.c.customer_id)
+sa.Index("ix_profiles_stage_value_at_risk", profiles.c.stage, profiles.c.value_at_risk.desc(), profiles.c.customer_id)
 
 # Every run's scores, so stages, risk and value can be followed over time.
 profile_history = sa.Table(
@@ -404,6 +408,7 @@ tasks = sa.Table(
     sa.Column("detail", OptionalJSON),
     sa.UniqueConstraint("enrolment_id", "step", name="uq_tasks_enrolment_step"),
     sa.Index("ix_tasks_state_due", "state", "due_at"),
+    sa.Index("ix_tasks_customer", "customer_id"),
 )
 
 COUNTED_TABLES += (programmes, enrolments, ledger, engagements, tasks, list_members, customer_tags)

@@ -351,3 +351,16 @@ def test_trigger_needs_what_its_event_needs():
 def test_empty_condition_and_move():
     assert "an empty condition" in error(with_steps("  - branch:", "      - when: {}", "        goto: end"))
     assert "a move needs a list" in error(with_steps("  - move: {}"))
+
+
+@pytest.mark.parametrize("text", [
+    "programme: x\nsteps: " + "[" * 2_000 + "]" * 2_000,  # deeper than the parser's recursion
+    "programme: x\nsteps: " + "[" * 60 + "]" * 60,  # deeper than a programme can be
+    "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)),  # a billion values through aliases
+])
+def test_hostile_yaml_is_one_clear_error(text: str) -> None:
+    with pytest.raises(ProgrammeError, match=r"^p\.yaml: (nested more than 50 levels|more than 100,000 values)"):
+        parse_programme(text, origin="p.yaml")
