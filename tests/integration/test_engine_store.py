@@ -485,3 +485,48 @@ def test_the_worker_runs_periodic_checks_with_each_exit_sweep(world):
     run_worker(steps, until_idle=True, simulated=clock, sweep_every=timedelta(hours=12), on_sweep=seen.append)
     assert seen[0] == START and len(seen) >= 2  # at the start, and again after the clock jumped over the wait
     assert all(b - a >= timedelta(hours=12) for a, b in itertools.pairwise(seen))
+
+
+AB_TEST = """
+    programme: ab
+    audience: "customer_id in [{ids}]"
+    holdout: 0
+    steps:
+      - id: hello
+        send:
+          subject: Hello
+          variants:
+            - {{name: a, template: winback/reminder}}
+            - {{name: b, template: winback/whats-new}}
+          auto_winner: {{metric: click, min_per_arm: 10}}
+"""
+
+
+def test_an_ab_test_with_auto_winner_sends_the_winner_to_everyone_after_it_is_decided(world):
+    from winback.jobs.experiments import decide_winners
+
+    def programme(n: int) -> str:
+        return world.programme(AB_TEST.format(ids=", ".join(f"'c{i}'" for i in range(n))), "ab.yaml")
+
+    world.insert(t.customers, [{"customer_id": f"c{i}", "email": f"c{i}@example.com", "email_key": f"c{i}@example.com",
+                                "name": f"Customer {i}", "locale": "en", "time_zone": "UTC", "row_hash": "x",
+                                "updated_at": START} for i in range(40, 80)])
+    jobs.start(world.ws, programme(60))
+    world.run(simulate=False)
+    sends = world.ledger(kind="send")
+    first = {r["enrolment_id"]: r["variant"] for r in sends}
+    assert min(list(first.values()).count(v) for v in "ab") >= 20
+    assert decide_winners(world.engine, now=START) == []  # no clicks yet: nothing to decide
+    world.insert(t.engagements, [{"customer_id": r["customer_id"], "enrolment_id": r["enrolment_id"], "step": "hello",
+                                  "message_id": None, "kind": "click", "at": START, "machine": False, "reason": None,
+                                  "detail": None} for r in sends if r["variant"] == "b"])
+    decided = decide_winners(world.engine, now=START)
+    assert [(d.programme, d.step, d.variant) for d in decided] == [("ab", "hello", "b")]
+    assert decided[0].p_value <= 0.05 and decide_winners(world.engine, now=START) == []  # decided once
+    jobs.start(world.ws, programme(80))  # twenty more customers come in after the decision
+    world.run(simulate=False)
+    later = {r["customer_id"]: r["variant"] for r in world.ledger(kind="send") if r["enrolment_id"] not in first}
+    assert len(later) == 20 and set(later.values()) == {"b"}
+    with world.engine.connect() as conn:
+        alert = conn.execute(sa.select(t.alerts.c.kind, t.alerts.c.message)).one()
+    assert alert.kind == "experiment_winner" and "variant 'b' won" in alert.message

@@ -79,11 +79,21 @@ class Incentive(_Model):
         return self
 
 
+class AutoWinner(_Model):
+    """Send every later customer the winning variant once a test that stays valid under continuous monitoring
+    (mSPRT, docs/measurement.md) finds one variant better than each other at `alpha`."""
+
+    metric: Literal["conversion", "click"] = "conversion"  # a purchase within the goal window, or a human click
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    min_per_arm: int = Field(default=100, ge=10)  # customers each variant must have reached before any decision
+
+
 class Send(_Model):
     channel: Literal["email", "sms", "webhook"] = "email"
     template: str | None = None
     subject: str | dict[str, str] | None = None
     variants: list[Variant] = Field(default_factory=list)
+    auto_winner: AutoWinner | None = None
     incentive: Incentive | None = None
     marketing: bool = True  # marketing messages obey caps, consent and quiet hours
 
@@ -97,6 +107,8 @@ class Send(_Model):
         for v in self.variants:
             if not (v.template or self.template):
                 raise ValueError(f"variant {v.name!r} has no template and the send has none to fall back on")
+        if self.auto_winner is not None and len(self.variants) < 2:
+            raise ValueError("auto_winner needs at least two variants to choose from")
         return self
 
 

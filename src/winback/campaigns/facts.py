@@ -68,6 +68,8 @@ def gather(
     wants_hour = any(p.send_time is not None and p.send_time.optimise for p in used)
     hours = _preferred_hours(conn, customer_ids, customers) if wants_hour else {}
     segments = _segments(conn, claimed, programmes, now=now)
+    testing = sorted({p.programme for p in used if any(s.send and s.send.auto_winner for s in p.steps)})
+    winners = _winners(conn, testing) if testing else {}
 
     facts: dict[int, Facts] = {}
     for c in claimed:
@@ -84,6 +86,7 @@ def gather(
             preferred_hour=hours.get(c.customer_id),
             global_caps=global_caps,
             preferences=preferences.get(c.customer_id),
+            winners=winners.get(c.programme_id, {}),
         )
     return facts
 
@@ -196,6 +199,15 @@ def _recent_sends(conn: sa.Connection, ids: list[str], *, since: datetime) -> di
             g.updated_at >= since)
         for cid, programme_id, channel, at in conn.execute(stmt):
             out[cid].append((programme_id, channel, at))
+    return out
+
+
+def _winners(conn: sa.Connection, programme_ids: list[str]) -> dict[str, dict[str, str]]:
+    w = t.experiment_winners.c
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for programme_id, step, variant in conn.execute(sa.select(w.programme_id, w.step, w.variant)
+                                                    .where(w.programme_id.in_(programme_ids))):
+        out[programme_id][step] = variant
     return out
 
 

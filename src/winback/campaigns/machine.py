@@ -59,6 +59,7 @@ class Facts:
     preferred_hour: int | None = None  # local hour of most human engagement
     global_caps: dict[str, tuple[int, timedelta]] = field(default_factory=dict)  # channel → (max, per)
     preferences: Preferences | None = None  # saved in the preference centre (None: never saved)
+    winners: dict[str, str] = field(default_factory=dict)  # step → the variant its A/B test chose (auto_winner)
 
 
 @dataclass(frozen=True)
@@ -283,8 +284,12 @@ def _send(programme: Programme, step_id: str, send: Send, position: Position, fa
     variant = None
     template, subject = send.template, send.subject
     if send.variants:
-        variant = pick_variant(programme.programme, step_id, position.customer_id,
-                               [(v.name, v.weight) for v in send.variants])
+        chosen_name = facts.winners.get(step_id) if send.auto_winner is not None else None
+        if chosen_name is not None and any(v.name == chosen_name for v in send.variants):
+            variant = chosen_name  # the test is decided: everyone from now on gets the winner
+        else:
+            variant = pick_variant(programme.programme, step_id, position.customer_id,
+                                   [(v.name, v.weight) for v in send.variants])
         chosen = next(v for v in send.variants if v.name == variant)
         template = chosen.template or template
         subject = chosen.subject if chosen.subject is not None else subject

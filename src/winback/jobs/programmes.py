@@ -277,12 +277,14 @@ def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 50
     steps = StepEngine(engine, transport=transport, composer=composer, clock=clock,
                        config=WorkerConfig(worker_id=worker_id, batch_size=batch_size, global_caps=ws.settings.caps),
                        rng=random.Random(seed))
+    from winback.jobs.experiments import decide_winners
     from winback.jobs.report import check_complaint_rates, sending_domain
 
     domain = sending_domain(ws)
 
-    def guard(now: datetime) -> None:  # alert at 0.08 % complaints, pause every programme at 0.2 %
-        check_complaint_rates(engine, now=now, sending_domain=domain)
+    def guard(now: datetime) -> None:
+        check_complaint_rates(engine, now=now, sending_domain=domain)  # alert at 0.08 % complaints, pause at 0.2 %
+        decide_winners(engine, now=now)  # A/B tests of steps with auto_winner
 
     try:
         return run_worker(steps, until_idle=until_idle or simulate, simulated=simulated, max_batches=max_batches,

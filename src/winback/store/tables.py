@@ -567,3 +567,18 @@ sessions = sa.Table(
 )
 
 COUNTED_TABLES += (users, sessions)
+
+# --- experiments --------------------------------------------------------------------------------------------------
+
+# The variant a send step's A/B test chose (`auto_winner`): every later customer of the step gets it.
+experiment_winners = sa.Table(
+    "experiment_winners", metadata,
+    sa.Column("programme_id", ID, primary_key=True),
+    sa.Column("step", sa.String(100), primary_key=True),
+    sa.Column("variant", sa.String(60), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Column("p_value", sa.Float, nullable=False),
+    sa.Column("detail", OptionalJSON),  # the arms (conversions, customers) at the decision, metric, alpha
+)
+
+COUNTED_TABLES += (experiment_winners,)

@@ -149,7 +149,7 @@ def test_unknown_nested_key_names_its_line_and_its_siblings():
     text = BASE + "  - id: second\n    send:\n      template: x\n      subjet: hi\n"
     message = error(text)
     assert message.startswith("demo.yaml:9: steps.1.send.subjet: unknown key 'subjet'; did you mean 'subject'?")
-    assert "channel, template, subject, variants, incentive, marketing" in message
+    assert "channel, template, subject, variants, auto_winner, incentive, marketing" in message
 
 
 @pytest.mark.parametrize(("lines", "line", "suggestion"), [
@@ -364,3 +364,13 @@ def test_empty_condition_and_move():
 def test_hostile_yaml_is_one_clear_error(text: str) -> None:
     with pytest.raises(ProgrammeError, match=r"^p\.yaml: (nested more than 50 levels|more than 100,000 values)"):
         parse_programme(text, origin="p.yaml")
+
+
+def test_auto_winner_needs_variants_to_choose_from() -> None:
+    one = with_steps("  - id: s", "    send: {template: winback/reminder, variants: [{name: a}],",
+                     "           auto_winner: {metric: click}}")
+    assert "auto_winner needs at least two variants" in error(one)
+    two = with_steps("  - id: s", "    send: {template: winback/reminder, variants: [{name: a}, {name: b}],",
+                     "           auto_winner: {metric: click, min_per_arm: 50}}")
+    rule = parse(two).steps[-1].send.auto_winner
+    assert (rule.metric, rule.alpha, rule.min_per_arm) == ("click", 0.05, 50)
