@@ -19,7 +19,9 @@ Measured, each on its own:
 - pipeline, one process: compose a batch, deliver it, repeat;
 - pipeline, pool: `--workers` processes compose (each builds its own library, signer and links; drafts go in,
   `Outbound`s come back) while the main process delivers, up to 2×workers batches in flight — messages/s and the
-  main process's RSS over `--messages` messages (peak of the first vs last quarter; workers' RSS sampled too).
+  main process's RSS over `--messages` messages (peak of the first vs last quarter; workers' RSS sampled too), and
+  the CPU time per message of each process (sender, compose workers, the SMTP peer) over the run: on a machine
+  with C cores, the pipeline cannot beat C / (their sum) messages per second.
 The contexts are precomputed for compose, send and both pipelines (their cost is the `contexts` line).
 
     python bench/messaging.py [--messages 200000] [--single 20000] [--compose 10000] [--customers 2000] [--workers 2]
@@ -44,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psutil
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +186,8 @@ def measure_stages(composer: TemplateComposer, contexts: dict[str, dict[str, Any
                "preferences_url": composer.links.preferences_url(cid),
                "view_in_browser_url": composer.links.view_url(customer_id=cid, enrolment_id=eid, step=d.step),
                "postal_address": ADDRESS, "sender_name": "Tea House", "coupon": None, "shop_url": SHOP_URL}
+        for name in ("whats_new", "recommendations", "purchase_history"):  # product names link to their pages
+            ctx[name] = [composer._product_link(item) for item in base.get(name) or []]
         lap = time.perf_counter()
         totals["tokens"] += lap - clock
         locale = base.get("locale")
@@ -294,7 +299,12 @@ def measure_pool(home: Path, contexts: dict[str, dict[str, Any]], count: int, wo
     customers = len(contexts)
     initargs = (str(home), contexts, str(templates) if templates else None)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
-        pool.submit(time.sleep, 0).result()  # workers up before the clock starts
+        for _ in range(workers):
+            pool.submit(time.sleep, 0.2).result()  # every worker up before the clock starts
+        processes = {"sender (main)": psutil.Process(), "smtp peer": psutil.Process(peer.process.pid),
+                     **{f"compose worker {n + 1}": psutil.Process(pid)
+                        for n, pid in enumerate(sorted(pool._processes))}}  # type: ignore[attr-defined]
+        cpu_before = {name: _cpu(p) for name, p in processes.items()}
         with RssSampler() as sampler, _transport(peer.port) as transport:
             start = time.perf_counter()
             pending = []
@@ -311,6 +321,7 @@ def measure_pool(home: Path, contexts: dict[str, dict[str, Any]], count: int, wo
                     pending.append(pool.submit(_compose_chunk, drafts(i, min(BATCH, count - i), customers)))
                 _deliver(transport, messages, statuses)
             end = time.perf_counter()
+        cpu_us = {name: round((_cpu(p) - cpu_before[name]) / count * 1e6) for name, p in processes.items()}
     quarter = (end - start) / 4
     first = [r for at, r in worker_rss if at <= start + quarter] or [worker_rss[0][1]]
     last = [r for at, r in worker_rss if at >= end - quarter] or [worker_rss[-1][1]]
@@ -319,7 +330,13 @@ def measure_pool(home: Path, contexts: dict[str, dict[str, Any]], count: int, wo
             "peer_accepted": int(peer.stop().split()[-1]), **sampler.summary(start, end),
             "worker_rss_first_quarter_mb": round(max(first) / 2**20, 1),
             "worker_rss_last_quarter_mb": round(max(last) / 2**20, 1),
+            "cpu_us_per_message": {**cpu_us, "all": sum(cpu_us.values())},
             "load_average_1min_after": round(os.getloadavg()[0], 2)}
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def main() -> None:

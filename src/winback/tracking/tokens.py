@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -155,9 +156,12 @@ class TokenSigner:
 
 
 _HEX = frozenset("0123456789abcdef")
+_BYTES = tuple(bytes((i,)) for i in range(256))
 
 
 def _varint(n: int) -> bytes:
+    if n < 0x80:  # most values: one byte
+        return _BYTES[n]
     out = bytearray()
     while True:
         low, n = n & 0x7F, n >> 7
@@ -194,13 +198,15 @@ def _pack_value(value: Any) -> bytes:
 
 def _pack(payload: dict[str, Any]) -> bytes:
     """Payload → bytes: per entry, key length, key, then a type byte and the value (see the module docstring)."""
-    out = bytearray()
-    for key, value in payload.items():
-        name = key.encode()
-        if not 0 < len(name) < 256:
-            raise ValueError(f"token payload key {key!r} must be 1-255 bytes")
-        out += bytes((len(name),)) + name + _pack_value(value)
-    return bytes(out)
+    return b"".join(_key(key) + _pack_value(value) for key, value in payload.items())
+
+
+@lru_cache(maxsize=256)
+def _key(key: str) -> bytes:
+    name = key.encode()
+    if not 0 < len(name) < 256:
+        raise ValueError(f"token payload key {key!r} must be 1-255 bytes")
+    return _BYTES[len(name)] + name
 
 
 def _unpack(data: bytes) -> dict[str, Any]:
