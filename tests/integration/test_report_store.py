@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from winback.domain.errors import NotFoundError
+from winback.jobs import guard as guard_jobs
 from winback.jobs import programmes as programme_jobs
 from winback.jobs import report as jobs
 from winback.jobs.workspace import Workspace
@@ -164,17 +165,17 @@ def test_guard_alerts_once_a_day_then_pauses(engine, ws, tmp_path):
     path.write_text(textwrap.dedent(PROGRAMME))
     programme_jobs.start(ws, str(path))
     _mail(engine, 2_000, complaints=1)  # 0.05 %
-    (action,) = jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
+    (action,) = guard_jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
     assert (action.action, action.delivered, action.complaints) == ("none", 2_000, 1) and not _alerts(engine)
     _complain(engine, 1)  # 0.1 %
-    (action,) = jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
+    (action,) = guard_jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
     assert action.action == "alert" and action.alerted and _state(engine)[0] == "running"
-    (again,) = jobs.check_complaint_rates(engine, now=START + timedelta(hours=1), sending_domain="shop.example")
+    (again,) = guard_jobs.check_complaint_rates(engine, now=START + timedelta(hours=1), sending_domain="shop.example")
     assert again.action == "alert" and not again.alerted and len(_alerts(engine)) == 1  # once per day
     (alert,) = _alerts(engine)
     assert alert.scope == "shop.example" and alert.detail["complaints"] == 2
     _complain(engine, 2)  # 0.2 %
-    (pause,) = jobs.check_complaint_rates(engine, now=START + timedelta(hours=2), sending_domain="shop.example")
+    (pause,) = guard_jobs.check_complaint_rates(engine, now=START + timedelta(hours=2), sending_domain="shop.example")
     assert pause.action == "pause" and pause.paused == ["lift-test"]
     state, reason = _state(engine)
     assert state == "paused" and "complaint rate" in reason
@@ -186,9 +187,9 @@ def test_guard_does_nothing_below_the_minimum_volume(engine, ws, tmp_path):
     path.write_text(textwrap.dedent(PROGRAMME))
     programme_jobs.start(ws, str(path))
     _mail(engine, 500, complaints=50)
-    (action,) = jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
+    (action,) = guard_jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example")
     assert action.action == "none" and not _alerts(engine) and _state(engine)[0] == "running"
-    (small,) = jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example",
+    (small,) = guard_jobs.check_complaint_rates(engine, now=START, sending_domain="shop.example",
                                           limits=GuardLimits(min_delivered=100))
     assert small.action == "pause" and _state(engine)[0] == "paused"
-    assert jobs.guard(ws)["domains"][0]["domain"] == "shop.example"
+    assert guard_jobs.guard(ws)["domains"][0]["domain"] == "shop.example"

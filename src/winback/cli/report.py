@@ -83,9 +83,10 @@ def show(
 def guard(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check the complaint rate of the sending domain (last 30 days): alert at 0.08 %, pause every running
     programme at 0.2 % (from 1,000 delivered)."""
-    from winback.jobs import report as jobs
 
-    result = jobs.guard(ctx.obj)
+    from winback.jobs.guard import guard
+
+    result = guard(ctx.obj)
     if as_json:
         emit_json(result)
         return

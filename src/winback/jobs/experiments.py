@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from winback.campaigns.definition import AutoWinner, Programme
 from winback.campaigns.scheduler import running_programmes
 from winback.domain.entities import EXCLUDED_ORDER_STATUSES
-from winback.measurement.experiments import auto_winner, pair_key, pairwise_tests
 from winback.store import tables as t
 from winback.store.db import write_transaction
 
@@ -39,22 +38,29 @@ def decide_winners(engine: sa.Engine, *, now: datetime) -> list[Decided]:
     """Decide every open auto-winner test that the data now settle; returns the decisions made."""
     decided: list[Decided] = []
     with write_transaction(engine) as conn:
+        open_tests = [(programme, step, step_id, step.send.auto_winner)
+                      for _row, programme in running_programmes(conn)
+                      for step_id, step in zip(programme.step_ids, programme.steps, strict=True)
+                      if step.send is not None and step.send.auto_winner is not None]
+        if not open_tests:
+            return decided
+        # Imported only when a test exists: the worker runs this with every sweep, and scipy costs a second.
+        from winback.measurement.experiments import auto_winner, pair_key, pairwise_tests
+
         done = set(conn.execute(sa.select(t.experiment_winners.c.programme_id, t.experiment_winners.c.step)).all())
-        for _row, programme in running_programmes(conn):
-            for step_id, step in zip(programme.step_ids, programme.steps, strict=True):
-                rule = step.send.auto_winner if step.send is not None else None
-                if rule is None or (programme.programme, step_id) in done:
-                    continue
-                arms = _arms(conn, programme, step_id, rule, now=now)
-                for name in (v.name for v in step.send.variants):  # type: ignore[union-attr]
-                    arms.setdefault(name, (0, 0))
-                winner = auto_winner(arms, alpha=rule.alpha, min_per_arm=rule.min_per_arm)
-                if winner is None:
-                    continue
-                tests = pairwise_tests(arms, alpha=rule.alpha)
-                p_value = max(tests[pair_key(winner, other)].p_value for other in arms if other != winner)
-                decided.append(Decided(programme.programme, step_id, winner, p_value, arms))
-                _record(conn, decided[-1], rule, now=now)
+        for programme, step, step_id, rule in open_tests:
+            if (programme.programme, step_id) in done:
+                continue
+            arms = _arms(conn, programme, step_id, rule, now=now)
+            for name in (v.name for v in step.send.variants):
+                arms.setdefault(name, (0, 0))
+            winner = auto_winner(arms, alpha=rule.alpha, min_per_arm=rule.min_per_arm)
+            if winner is None:
+                continue
+            pairs = pairwise_tests(arms, alpha=rule.alpha)
+            p_value = max(pairs[pair_key(winner, other)].p_value for other in arms if other != winner)
+            decided.append(Decided(programme.programme, step_id, winner, p_value, arms))
+            _record(conn, decided[-1], rule, now=now)
     return decided
 
 

@@ -278,7 +278,7 @@ def run(ws: Workspace, *, until_idle: bool, simulate: bool, batch_size: int = 50
                        config=WorkerConfig(worker_id=worker_id, batch_size=batch_size, global_caps=ws.settings.caps),
                        rng=random.Random(seed))
     from winback.jobs.experiments import decide_winners
-    from winback.jobs.report import check_complaint_rates, sending_domain
+    from winback.jobs.guard import check_complaint_rates, sending_domain
 
     domain = sending_domain(ws)
 

@@ -2,7 +2,7 @@
 operator is alerted (once per domain per day); at 0.2 % every running programme is also paused. Mailbox providers
 start filtering well before 0.3 % (Gmail's and Yahoo's sender guidelines), so the limits sit below it.
 
-This module decides; `winback.jobs.report.check_complaint_rates` reads the counts and acts.
+This module decides; `winback.jobs.guard.check_complaint_rates` reads the counts and acts.
 """
 
 from __future__ import annotations
