@@ -10,7 +10,6 @@ import typer
 from winback.cli.output import JsonOpt, emit_json, key_values
 from winback.domain.errors import UserError
 from winback.jobs.workspace import Workspace
-from winback.messaging.inbound import process_imap, process_maildir
 
 bounces_app = typer.Typer(help="Process inbound bounces and complaints (see docs/bounces-and-hygiene.md).",
                           no_args_is_help=True)
@@ -34,9 +33,13 @@ def process(
     ws: Workspace = ctx.obj
     now, engine, limit = ws.clock(), ws.ready_engine(), ws.settings.soft_bounce_limit
     if maildir is not None:
+        from winback.messaging.inbound import process_maildir
+
         counts = process_maildir(engine, maildir, now=now, soft_limit=limit)
         source = f"maildir:{maildir}"
     else:
+        from winback.messaging.inbound import process_imap
+
         counts = process_imap(engine, imap or "", now=now, soft_limit=limit)
         source = "imap"
     result = {"source": source, "as_of": now, "total": sum(counts.values()),

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from winback.cli.output import JsonOpt, console, emit_json, fail, key_values
-from winback.measurement.simulate import validate as run_validation
 
 stats_app = typer.Typer(help="Check winback's intervals and sequential tests on simulated programmes.",
                         no_args_is_help=True)
@@ -43,6 +42,8 @@ def validate(
     Exits 1 when coverage is outside 0.93–0.97 or the peeking false-positive rate is above 0.05.
     """
     started = time.perf_counter()
+    from winback.measurement.simulate import validate as run_validation
+
     result = run_validation(runs=runs, seed=seed)
     elapsed = time.perf_counter() - started
     if as_json:

@@ -10,12 +10,12 @@ import typer
 
 from winback.cli.output import JsonOpt, console, emit_json, rows_table
 from winback.domain.errors import UserError
-from winback.web import auth
+from winback.domain.roles import ROLES
 
 users_app = typer.Typer(help="Dashboard users and their roles (viewer, account_manager, marketer, admin).",
                         no_args_is_help=True)
 
-ROLE_HELP = f"One of {', '.join(auth.ROLES)} (docs/users.md says what each may do)."
+ROLE_HELP = f"One of {', '.join(ROLES)} (docs/users.md says what each may do)."
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,8 @@ def _when(value: object) -> str:
 
 def _read_password(from_stdin: bool) -> str:
     """The new password: the first line of standard input, or typed twice without echo."""
+    from winback.web import auth  # FastAPI and argon2: loaded only for these commands
+
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -51,6 +53,8 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user (the first one should be an admin); asks for the password twice unless --password-stdin."""
+    from winback.web import auth
+
     ws = ctx.obj
     engine = ws.ready_engine()
     auth.check_role(role)
@@ -67,6 +71,8 @@ def add(
 @users_app.command("list")
 def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every user: email, name, role, last login, disabled."""
+    from winback.web import auth
+
     found = auth.list_users(ctx.obj.ready_engine())
     if as_json:
         emit_json([user.as_dict() for user in found])
@@ -83,6 +89,8 @@ def list_(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def disable(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The user's email.")],
             as_json: JsonOpt = False) -> None:
     """Stop a user from logging in and end their sessions now (their history stays)."""
+    from winback.web import auth
+
     ws = ctx.obj
     user = auth.disable_user(ws.ready_engine(), email, now=ws.clock())
     if as_json:
@@ -96,6 +104,8 @@ def disable(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The u
 def set_role(ctx: typer.Context, email: Annotated[str, typer.Argument(help="The user's email.")],
              role: Annotated[str, typer.Argument(help=ROLE_HELP)], as_json: JsonOpt = False) -> None:
     """Give a user another role; it applies from their next request."""
+    from winback.web import auth
+
     user = auth.set_role(ctx.obj.ready_engine(), email, role)
     if as_json:
         emit_json(user.as_dict())

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from winback.api.keys import ApiKey, verify_key
 from winback.domain.errors import NotFoundError, UserError
+from winback.domain.roles import CAPABILITIES, ROLES, allowed
 from winback.store import tables as t
 from winback.store.db import write_transaction
 
@@ -37,13 +38,6 @@ __all__ = ["ABSOLUTE_TTL", "CAPABILITIES", "COOKIE", "CSRF_FIELD", "CSRF_HEADER"
            "list_users", "normalise_email", "page_principal", "require", "session_principal", "set_role",
            "start_session", "verify_password"]
 
-ROLES = ("viewer", "account_manager", "marketer", "admin")  # each may do what the ones before it may
-CAPABILITIES: dict[str, tuple[str, ...]] = {
-    "read": ROLES,
-    "tasks": ("account_manager", "marketer", "admin"),  # assign and complete account-manager tasks
-    "campaigns": ("marketer", "admin"),  # segments, programmes, coupons, suppressions
-    "admin": ("admin",),  # users, settings
-}
 COOKIE = "wb_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -59,13 +53,6 @@ s = t.sessions.c
 
 
 # --- roles ----------------------------------------------------------------------------------------------------------
-
-def allowed(role: str, capability: str) -> bool:
-    """True when `role` has `capability` (read, tasks, campaigns, admin); an unknown role has none."""
-    if capability not in CAPABILITIES:
-        raise ValueError(f"unknown capability {capability!r}; one of {', '.join(CAPABILITIES)}")
-    return role in CAPABILITIES[capability]
-
 
 def check_role(role: str) -> str:
     """The role, or a UserError naming the roles."""
